@@ -1,0 +1,76 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+
+	twruntime "github.com/tokenwire/tokenwire/runtime"
+	"github.com/tokenwire/tokenwire/runtime/sink"
+)
+
+// cmdCheck validates a config and its modules and prints what each
+// listener exports, imports and is limited to. Sinks are not opened.
+func cmdCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("check", "[--config FILE]", stderr)
+	configPath := fs.String("config", "tokenwire.yaml", "config `file` (YAML) to check")
+	if err := fs.Parse(args); err != nil {
+		return exitUsage
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "tokenwire check: unexpected argument %q\n", fs.Arg(0))
+		return exitUsage
+	}
+	logger, _ := newLogger(stderr, "warn")
+	cfg, err := loadConfig(*configPath)
+	if err != nil {
+		fmt.Fprintf(stderr, "tokenwire check: %v\n", err)
+		return exitUsage
+	}
+	s, err := newSigner(cfg, logger)
+	if err != nil {
+		fmt.Fprintf(stderr, "tokenwire check: %v\n", err)
+		return exitUsage
+	}
+	opts := []twruntime.Option{twruntime.WithLogger(logger)}
+	if s != nil {
+		opts = append(opts, twruntime.WithSigner(s))
+	}
+	for _, sc := range cfg.Sinks {
+		opts = append(opts, twruntime.WithSink(sc.Name, sink.NewLines(io.Discard)))
+	}
+	rt, err := twruntime.New(ctx, cfg, opts...)
+	if err != nil {
+		fmt.Fprintf(stderr, "tokenwire check: %v\n", err)
+		return exitUsage
+	}
+	defer closeWith(context.Background(), logger, "runtime", rt)
+
+	fmt.Fprintf(stdout, "config %s: ok\n", *configPath)
+	for _, l := range rt.Listeners() {
+		b := l.Budgets
+		fmt.Fprintf(stdout, "\nlistener %s\n", l.Name)
+		fmt.Fprintf(stdout, "  module       %s\n", l.Module)
+		fmt.Fprintf(stdout, "  sha256       %s\n", l.ModuleInfo.SHA256)
+		fmt.Fprintf(stdout, "  abi          v%d\n", l.ModuleInfo.ABIVersion)
+		fmt.Fprintf(stdout, "  exports      %s\n", strings.Join(l.ModuleInfo.Exports, ", "))
+		fmt.Fprintf(stdout, "  imports      %s\n", orNone(l.ModuleInfo.Imports))
+		fmt.Fprintf(stdout, "  events       %s\n", strings.Join(l.Events, ", "))
+		fmt.Fprintf(stdout, "  sign         %t\n", l.Sign)
+		fmt.Fprintf(stdout, "  sinks        %s\n", orNone(l.Sinks))
+		fmt.Fprintf(stdout, "  deadline     %s\n", l.Deadline)
+		fmt.Fprintf(stdout, "  memory_limit %dMiB\n", l.MemoryLimit>>20)
+		fmt.Fprintf(stdout, "  pool_size    %d\n", l.PoolSize)
+		fmt.Fprintf(stdout, "  budgets      signs %d, emits %d, log_lines %d, log_bytes %s, claims_bytes %s, emit_bytes %s\n",
+			b.Signs, b.Emits, b.LogLines, b.LogBytes, b.ClaimsBytes, b.EmitBytes)
+	}
+	return exitOK
+}
+
+func orNone(items []string) string {
+	if len(items) == 0 {
+		return "(none)"
+	}
+	return strings.Join(items, ", ")
+}

@@ -1,0 +1,95 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"runtime/debug"
+	"strings"
+
+	"github.com/tokenwire/tokenwire/abi"
+)
+
+// Exit statuses.
+const (
+	exitOK      = 0 // success
+	exitFailure = 1 // an event was invalid or a listener failed on one
+	exitUsage   = 2 // bad usage, config or module
+)
+
+const usage = `tokenwire dispatches OAuth 2.0 / OpenID Connect token-issue events to
+sandboxed WebAssembly listeners.
+
+Usage:
+  tokenwire run     [--config FILE] [--listen ADDR]   run the daemon
+  tokenwire replay  [--config FILE] [--module FILE.wasm ...] [--key FILE]
+                    [--issuer URL] [EVENTS.ndjson | -]  dispatch a file of events
+  tokenwire check   [--config FILE]                   validate config and modules
+  tokenwire version                                   print the version
+
+Run "tokenwire COMMAND --help" for the flags of a command.
+`
+
+// run executes one tokenwire command and returns its exit status.
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return exitUsage
+	}
+	cmd, rest := args[0], args[1:]
+	switch cmd {
+	case "run":
+		return cmdRun(ctx, rest, stdout, stderr)
+	case "replay":
+		return cmdReplay(ctx, rest, stdin, stdout, stderr)
+	case "check":
+		return cmdCheck(ctx, rest, stdout, stderr)
+	case "version", "--version":
+		fmt.Fprintf(stdout, "tokenwire %s (ABI v%d)\n", version(), abi.Version)
+		return exitOK
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return exitOK
+	default:
+		fmt.Fprintf(stderr, "tokenwire: unknown command %q\n\n%s", cmd, usage)
+		return exitUsage
+	}
+}
+
+// version returns the module version the binary was built from.
+func version() string {
+	info, ok := debug.ReadBuildInfo()
+	if !ok || info.Main.Version == "" {
+		return "(devel)"
+	}
+	return info.Main.Version
+}
+
+// newFlagSet returns a flag set that writes its usage to stderr and does not
+// exit on error.
+func newFlagSet(name, synopsis string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: tokenwire %s %s\n\nFlags:\n", name, synopsis)
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// newLogger returns a text logger on stderr at the named level.
+func newLogger(stderr io.Writer, level string) (*slog.Logger, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("invalid --log-level %q: use debug, info, warn or error", level)
+	}
+	return slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: l})), nil
+}
+
+// stringList is a repeatable string flag.
+type stringList []string
+
+func (s *stringList) String() string     { return strings.Join(*s, ",") }
+func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }

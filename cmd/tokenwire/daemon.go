@@ -1,0 +1,119 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/tokenwire/tokenwire/internal/server"
+	twruntime "github.com/tokenwire/tokenwire/runtime"
+	"github.com/tokenwire/tokenwire/runtime/config"
+)
+
+// cmdRun runs the daemon until ctx ends (SIGINT or SIGTERM), then drains
+// accepted events and exits.
+func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("run", "[--config FILE] [--listen ADDR]", stderr)
+	configPath := fs.String("config", "", "config `file` (YAML); without it, run the embedded default: the audit listener, an ephemeral key, the stdout sink")
+	listen := fs.String("listen", "", "HTTP listen `address`, overriding intake.listen (default "+config.DefaultListen+")")
+	logLevel := fs.String("log-level", "info", "log `level`: debug, info, warn or error")
+	if err := fs.Parse(args); err != nil {
+		return exitUsage
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "tokenwire run: unexpected argument %q\n", fs.Arg(0))
+		return exitUsage
+	}
+	logger, err := newLogger(stderr, *logLevel)
+	if err != nil {
+		fmt.Fprintf(stderr, "tokenwire run: %v\n", err)
+		return exitUsage
+	}
+
+	var cfg *config.Config
+	if *configPath == "" {
+		addr := *listen
+		if addr == "" {
+			addr = config.DefaultListen
+		}
+		cfg = defaultConfig(addr)
+		if err := cfg.Normalize(); err != nil {
+			fmt.Fprintf(stderr, "tokenwire run: embedded default config: %v\n", err)
+			return exitUsage
+		}
+		logger.Info("no --config given: running the embedded default (audit listener, stdout sink)")
+	} else {
+		cfg, err = config.Load(*configPath)
+		if err != nil {
+			fmt.Fprintf(stderr, "tokenwire run: %v\n", err)
+			return exitUsage
+		}
+		if *listen != "" {
+			cfg.Intake.Listen = *listen
+		}
+	}
+
+	s, err := newSigner(cfg, logger)
+	if err != nil {
+		fmt.Fprintf(stderr, "tokenwire run: %v\n", err)
+		return exitUsage
+	}
+	opts := []twruntime.Option{twruntime.WithLogger(logger), twruntime.WithStdout(stdout)}
+	if s != nil {
+		opts = append(opts, twruntime.WithSigner(s))
+	}
+	rt, err := twruntime.New(ctx, cfg, opts...)
+	if err != nil {
+		fmt.Fprintf(stderr, "tokenwire run: %v\n", err)
+		return exitUsage
+	}
+	intakeOpts, err := intakeOptions(cfg)
+	if err != nil {
+		closeWith(context.Background(), logger, "runtime", rt)
+		fmt.Fprintf(stderr, "tokenwire run: %v\n", err)
+		return exitUsage
+	}
+
+	ln, err := net.Listen("tcp", cfg.Intake.Listen)
+	if err != nil {
+		closeWith(context.Background(), logger, "runtime", rt)
+		fmt.Fprintf(stderr, "tokenwire run: listen on %s: %v: pick a free address with --listen\n", cfg.Intake.Listen, err)
+		return exitUsage
+	}
+	srv := server.New(rt, cfg.Intake, intakeOpts, logger)
+	httpServer := &http.Server{
+		Handler:           srv.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- httpServer.Serve(ln) }()
+	logger.Info("listening", "address", ln.Addr().String(), "events", "POST /v1/events", "jwks", "/.well-known/jwks.json")
+
+	code := exitOK
+	select {
+	case <-ctx.Done():
+		logger.Info("stopping: draining accepted events", "drain_timeout", cfg.Intake.DrainTimeout.String())
+	case err := <-serveErr:
+		logger.Error("http server failed", "error", err)
+		code = exitFailure
+	}
+
+	drainCtx, cancel := context.WithTimeout(context.Background(), cfg.Intake.DrainTimeout.Std())
+	defer cancel()
+	if err := httpServer.Shutdown(drainCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		logger.Warn("http shutdown incomplete", "error", err)
+	}
+	if left := srv.Drain(drainCtx); left > 0 {
+		logger.Error("drain timed out: events were accepted but not dispatched", "undispatched", left)
+		code = exitFailure
+	}
+	closeWith(drainCtx, logger, "runtime", rt)
+	logger.Info("stopped")
+	return code
+}

@@ -1,0 +1,24 @@
+// Command tokenwire receives OAuth 2.0 and OpenID Connect token-issue events
+// and dispatches each one into sandboxed WebAssembly listener modules.
+//
+// Usage:
+//
+//	tokenwire run     [--config FILE] [--listen ADDR]
+//	tokenwire replay  [--config FILE] [--module FILE.wasm ...] [--key FILE] [--issuer URL] [EVENTS.ndjson | -]
+//	tokenwire check   [--config FILE]
+//	tokenwire version
+package main
+
+import (
+	"context"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}

@@ -1,0 +1,145 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	twruntime "github.com/tokenwire/tokenwire/runtime"
+	"github.com/tokenwire/tokenwire/runtime/config"
+	"github.com/tokenwire/tokenwire/runtime/intake"
+)
+
+// cmdReplay dispatches a file of events through the listeners. Standard
+// output carries only sink output; everything else goes to stderr.
+func cmdReplay(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	fs := newFlagSet("replay", "[--config FILE] [--module FILE.wasm ...] [--key FILE] [--issuer URL] [EVENTS.ndjson | -]", stderr)
+	configPath := fs.String("config", "", "config `file` (YAML); without it only --module listeners run")
+	var modules stringList
+	fs.Var(&modules, "module", "add a listener for this `module` (.wasm): every event type, sign and the stdout sink granted; repeatable")
+	keyPath := fs.String("key", "", "signing key `file` (PEM or JWK), overriding signing.key_file")
+	issuer := fs.String("issuer", "", "issuer `URL` of signed SETs, overriding issuer")
+	logLevel := fs.String("log-level", "warn", "log `level`: debug, info, warn or error")
+	if err := fs.Parse(args); err != nil {
+		return exitUsage
+	}
+	if fs.NArg() > 1 {
+		fmt.Fprintf(stderr, "tokenwire replay: expected at most one events file, got %d arguments\n", fs.NArg())
+		return exitUsage
+	}
+	logger, err := newLogger(stderr, *logLevel)
+	if err != nil {
+		fmt.Fprintf(stderr, "tokenwire replay: %v\n", err)
+		return exitUsage
+	}
+
+	cfg, err := loadConfig(*configPath)
+	if err != nil {
+		fmt.Fprintf(stderr, "tokenwire replay: %v\n", err)
+		return exitUsage
+	}
+	if *issuer != "" {
+		cfg.Issuer = *issuer
+	}
+	if *keyPath != "" {
+		cfg.Signing.KeyFile = *keyPath
+	}
+	if len(modules) > 0 {
+		ensureStdoutSink(cfg)
+		if cfg.Issuer == "" {
+			cfg.Issuer = adHocIssuer
+		}
+		for _, m := range modules {
+			cfg.Listeners = append(cfg.Listeners, config.Listener{
+				Name:   listenerName(m),
+				Module: m,
+				Sign:   true,
+				Sinks:  []string{"stdout"},
+			})
+		}
+	}
+	if len(cfg.Listeners) == 0 {
+		fmt.Fprintln(stderr, "tokenwire replay: no listeners: pass --config with listeners or --module FILE.wasm")
+		return exitUsage
+	}
+	if err := cfg.Normalize(); err != nil {
+		fmt.Fprintf(stderr, "tokenwire replay: %v\n", err)
+		return exitUsage
+	}
+
+	in, name, closeInput, err := openEvents(fs.Arg(0), stdin)
+	if err != nil {
+		fmt.Fprintf(stderr, "tokenwire replay: %v\n", err)
+		return exitUsage
+	}
+	defer closeInput()
+
+	s, err := newSigner(cfg, logger)
+	if err != nil {
+		fmt.Fprintf(stderr, "tokenwire replay: %v\n", err)
+		return exitUsage
+	}
+	opts := []twruntime.Option{twruntime.WithLogger(logger), twruntime.WithStdout(stdout)}
+	if s != nil {
+		opts = append(opts, twruntime.WithSigner(s))
+	}
+	rt, err := twruntime.New(ctx, cfg, opts...)
+	if err != nil {
+		fmt.Fprintf(stderr, "tokenwire replay: %v\n", err)
+		return exitUsage
+	}
+	defer closeWith(context.Background(), logger, "runtime", rt)
+
+	intakeOpts, err := intakeOptions(cfg)
+	if err != nil {
+		fmt.Fprintf(stderr, "tokenwire replay: %v\n", err)
+		return exitUsage
+	}
+	var total, invalid, failed int
+	dec := intake.NewDecoder(in, intakeOpts)
+	for {
+		ev, err := dec.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			var lineErr *intake.Error
+			if !errors.As(err, &lineErr) {
+				fmt.Fprintf(stderr, "tokenwire replay: read %s: %v\n", name, err)
+				return exitFailure
+			}
+			total++
+			invalid++
+			fmt.Fprintf(stderr, "%s:%v\n", name, err)
+			continue
+		}
+		total++
+		if err := rt.Dispatch(ctx, ev); err != nil {
+			failed++
+			fmt.Fprintf(stderr, "%s:%d: %v\n", name, dec.Line(), err)
+		}
+		if ctx.Err() != nil {
+			fmt.Fprintln(stderr, "tokenwire replay: interrupted")
+			return exitFailure
+		}
+	}
+	fmt.Fprintf(stderr, "tokenwire replay: %d events, %d invalid, %d with listener failures\n", total, invalid, failed)
+	if invalid > 0 || failed > 0 {
+		return exitFailure
+	}
+	return exitOK
+}
+
+// openEvents opens the events file, or stdin for "" and "-".
+func openEvents(path string, stdin io.Reader) (io.Reader, string, func(), error) {
+	if path == "" || path == "-" {
+		return stdin, "stdin", func() {}, nil
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, "", nil, fmt.Errorf("open events: %w", err)
+	}
+	return f, path, func() { _ = f.Close() }, nil
+}

@@ -1,0 +1,127 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/lestrrat-go/jwx/v3/jwk"
+
+	"github.com/tokenwire/tokenwire/examples"
+	"github.com/tokenwire/tokenwire/runtime/config"
+	"github.com/tokenwire/tokenwire/runtime/intake"
+	"github.com/tokenwire/tokenwire/runtime/signer"
+)
+
+// adHocIssuer is the issuer of SETs signed with an ephemeral key when
+// neither config nor --issuer names one. The .invalid top-level domain
+// (RFC 2606) makes clear that no real issuer stands behind it.
+const adHocIssuer = "https://tokenwire.invalid"
+
+// defaultConfig is the embedded default of "tokenwire run" with no config:
+// the audit example listener signing a SET per event, printed to stdout.
+func defaultConfig(listen string) *config.Config {
+	cfg := &config.Config{
+		Issuer: "http://" + listen,
+		Intake: config.Intake{Listen: listen},
+		Sinks:  []config.Sink{{Name: "stdout", Type: "stdout"}},
+		Listeners: []config.Listener{{
+			Name:        "audit",
+			Module:      "(embedded) examples/audit/audit.wasm",
+			ModuleBytes: examples.AuditModule,
+			Sign:        true,
+			Sinks:       []string{"stdout"},
+			ConfigJSON:  []byte(`{"sink":"stdout"}`),
+		}},
+	}
+	return cfg
+}
+
+// loadConfig reads the config file, or returns an empty config when path is
+// empty.
+func loadConfig(path string) (*config.Config, error) {
+	if path == "" {
+		cfg := &config.Config{}
+		return cfg, cfg.Normalize()
+	}
+	return config.Load(path)
+}
+
+// newSigner returns the signer for cfg: the key file when one is set, else
+// an ephemeral key when some listener is granted sign, else nil.
+func newSigner(cfg *config.Config, logger *slog.Logger) (*signer.Signer, error) {
+	opts := signer.Options{
+		Issuer:    cfg.Issuer,
+		KeyID:     cfg.Signing.KeyID,
+		Algorithm: cfg.Signing.Algorithm,
+		Profile:   signer.Profile(cfg.Signing.Profile),
+	}
+	if cfg.Signing.KeyFile != "" {
+		s, err := signer.LoadFile(cfg.Signing.KeyFile, opts)
+		if err != nil {
+			return nil, fmt.Errorf("signing key: %w", err)
+		}
+		return s, nil
+	}
+	for _, l := range cfg.Listeners {
+		if l.Sign {
+			s, err := signer.Ephemeral(opts)
+			if err != nil {
+				return nil, fmt.Errorf("generate ephemeral signing key: %w", err)
+			}
+			logger.Warn("no signing key configured: using an ephemeral RSA key that is lost on exit; set signing.key_file for SETs receivers can verify later",
+				"kid", s.KeyID(), "issuer", cfg.Issuer)
+			return s, nil
+		}
+	}
+	return nil, nil
+}
+
+// intakeOptions returns the event decoding options for cfg.
+func intakeOptions(cfg *config.Config) (intake.Options, error) {
+	opts := intake.Options{
+		MaxEventBytes: int(cfg.Intake.MaxEventBytes),
+		DefaultIssuer: cfg.Intake.DefaultIssuer,
+	}
+	if cfg.Intake.TokenKeysFile != "" {
+		set, err := jwk.ReadFile(cfg.Intake.TokenKeysFile)
+		if err != nil {
+			return opts, fmt.Errorf("intake.token_keys_file %s: %w", cfg.Intake.TokenKeysFile, err)
+		}
+		opts.TokenKeys = set
+	}
+	return opts, nil
+}
+
+// listenerName derives a listener name from a module path: "audit.wasm"
+// becomes "audit".
+func listenerName(path string) string {
+	return strings.TrimSuffix(filepath.Base(path), filepath.Ext(path))
+}
+
+// ensureStdoutSink adds the built-in stdout sink unless config defines one
+// of that name.
+func ensureStdoutSink(cfg *config.Config) {
+	for _, s := range cfg.Sinks {
+		if s.Name == "stdout" {
+			return
+		}
+	}
+	cfg.Sinks = append(cfg.Sinks, config.Sink{Name: "stdout", Type: "stdout"})
+}
+
+// closeWith closes c, logging a failure.
+func closeWith(ctx context.Context, logger *slog.Logger, what string, c interface{ Close(context.Context) error }) {
+	if err := c.Close(ctx); err != nil {
+		logger.Error("close failed", "what", what, "error", err)
+	}
+}
+
+// fileExists reports whether path names an existing file.
+func fileExists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
+}

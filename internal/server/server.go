@@ -1,0 +1,194 @@
+// Package server is the HTTP front of "tokenwire run": event intake, the
+// public signing keys and a health check.
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"runtime"
+	"sync"
+
+	"github.com/tokenwire/tokenwire/runtime/config"
+	"github.com/tokenwire/tokenwire/runtime/intake"
+	twruntime "github.com/tokenwire/tokenwire/runtime"
+)
+
+// maxReportedProblems bounds how many invalid lines a 400 response lists.
+const maxReportedProblems = 100
+
+// Server accepts events over HTTP and dispatches them with a bounded queue
+// and a fixed number of workers, so the caller never waits on a listener.
+type Server struct {
+	rt      *twruntime.Runtime
+	intake  intake.Options
+	limits  config.Intake
+	logger  *slog.Logger
+	queue   *queue
+	workers sync.WaitGroup
+}
+
+// New returns a Server for rt and starts its dispatch workers.
+func New(rt *twruntime.Runtime, limits config.Intake, opts intake.Options, logger *slog.Logger) *Server {
+	s := &Server{rt: rt, intake: opts, limits: limits, logger: logger, queue: newQueue(limits.QueueSize)}
+	workers := limits.Workers
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	for range workers {
+		s.workers.Add(1)
+		go s.work()
+	}
+	return s
+}
+
+func (s *Server) work() {
+	defer s.workers.Done()
+	for {
+		j, ok := s.queue.pop()
+		if !ok {
+			return
+		}
+		// Listener failures are logged by the runtime with the event id.
+		_ = s.rt.DispatchEncoded(context.Background(), j.id, j.eventType, j.encoded)
+		s.queue.done()
+	}
+}
+
+// Handler returns the HTTP routes.
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /v1/events", s.postEvents)
+	mux.HandleFunc("GET /.well-known/jwks.json", s.getJWKS)
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		_, _ = io.WriteString(w, "ok\n")
+	})
+	return mux
+}
+
+// Drain stops admitting events and waits until every accepted event is
+// dispatched or ctx ends. It returns how many events were left undispatched.
+func (s *Server) Drain(ctx context.Context) int {
+	s.queue.close()
+	left := s.queue.wait(ctx)
+	if left == 0 {
+		s.workers.Wait()
+	}
+	return left
+}
+
+func (s *Server) getJWKS(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "application/jwk-set+json")
+	w.Header().Set("Cache-Control", "max-age=300")
+	_, _ = w.Write(s.rt.JWKS())
+}
+
+// problem is an RFC 9457 problem document.
+type problem struct {
+	Title    string        `json:"title"`
+	Status   int           `json:"status"`
+	Detail   string        `json:"detail,omitempty"`
+	Problems []lineProblem `json:"problems,omitempty"`
+}
+
+// lineProblem is one invalid event of a request.
+type lineProblem struct {
+	Line   int    `json:"line"`
+	Detail string `json:"detail"`
+}
+
+func writeProblem(w http.ResponseWriter, p problem) {
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(p.Status)
+	_ = json.NewEncoder(w).Encode(p)
+}
+
+// postEvents accepts one JSON event or NDJSON. The whole request is
+// validated first: any invalid event rejects the request with 400 and none
+// of its events is dispatched, so a sender can fix and resend it whole.
+func (s *Server) postEvents(w http.ResponseWriter, req *http.Request) {
+	body := http.MaxBytesReader(w, req.Body, int64(s.limits.MaxRequestBytes))
+	dec := intake.NewDecoder(body, s.intake)
+	var (
+		jobs     []job
+		problems []lineProblem
+		tooLarge bool
+	)
+	for {
+		ev, err := dec.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		var maxBytes *http.MaxBytesError
+		if errors.As(err, &maxBytes) {
+			writeProblem(w, problem{
+				Title:  "request too large",
+				Status: http.StatusRequestEntityTooLarge,
+				Detail: fmt.Sprintf("the request body exceeds %s (intake.max_request_bytes): send fewer events per request", s.limits.MaxRequestBytes),
+			})
+			return
+		}
+		if err != nil {
+			var lineErr *intake.Error
+			if !errors.As(err, &lineErr) {
+				s.logger.Warn("read event request failed", "error", err)
+				writeProblem(w, problem{Title: "invalid request", Status: http.StatusBadRequest, Detail: err.Error()})
+				return
+			}
+			if errors.Is(err, intake.ErrTooLarge) {
+				tooLarge = true
+			}
+			if len(problems) < maxReportedProblems {
+				problems = append(problems, lineProblem{Line: lineErr.Line, Detail: err.Error()})
+			}
+			continue
+		}
+		jobs = append(jobs, job{id: ev.ID, eventType: ev.Type, encoded: intake.Encode(ev)})
+	}
+
+	switch {
+	case tooLarge && len(problems) == 1:
+		writeProblem(w, problem{
+			Title:    "event too large",
+			Status:   http.StatusRequestEntityTooLarge,
+			Detail:   fmt.Sprintf("an event exceeds %s (intake.max_event_bytes)", s.limits.MaxEventBytes),
+			Problems: problems,
+		})
+		return
+	case len(problems) > 0:
+		writeProblem(w, problem{
+			Title:    "invalid events",
+			Status:   http.StatusBadRequest,
+			Detail:   fmt.Sprintf("%d invalid event(s); no event of this request was accepted", len(problems)),
+			Problems: problems,
+		})
+		return
+	case len(jobs) == 0:
+		writeProblem(w, problem{Title: "no events", Status: http.StatusBadRequest, Detail: "the request body holds no event: send one JSON object, or NDJSON"})
+		return
+	}
+
+	if !s.queue.push(jobs) {
+		w.Header().Set("Retry-After", "1")
+		writeProblem(w, problem{
+			Title:  "queue full",
+			Status: http.StatusServiceUnavailable,
+			Detail: fmt.Sprintf("%d events are waiting for dispatch (intake.queue_size %d): retry later", s.queue.length(), s.limits.QueueSize),
+		})
+		return
+	}
+	ids := make([]string, len(jobs))
+	for i, j := range jobs {
+		ids[i] = j.id
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusAccepted)
+	_ = json.NewEncoder(w).Encode(struct {
+		IDs []string `json:"ids"`
+	}{ids})
+}

@@ -1,0 +1,294 @@
+// Package config reads tokenwire's YAML configuration.
+//
+// Decoding is strict: an unknown key is an error that names the key and its
+// line. Load fills every default listed on the fields below, resolves
+// relative paths against the config file's directory and validates the
+// whole document, so an error comes back before anything starts.
+package config
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Defaults for settings left out of the config file.
+const (
+	DefaultListen          = "127.0.0.1:8080"
+	DefaultMaxEventBytes   = 256 << 10
+	DefaultMaxRequestBytes = 16 << 20
+	DefaultQueueSize       = 1024
+	DefaultDeadline        = 500 * time.Millisecond
+	DefaultMemoryLimit     = 64 << 20
+	DefaultPoolSize        = 4
+	DefaultMaxSigns        = 8
+	DefaultMaxEmits        = 32
+	DefaultMaxLogLines     = 64
+	DefaultMaxLogBytes     = 4 << 10
+	DefaultMaxClaimsBytes  = 64 << 10
+	DefaultMaxEmitBytes    = 1 << 20
+	DefaultFsyncInterval   = time.Second
+	DefaultDrainTimeout    = 10 * time.Second
+)
+
+// ErrInvalid is wrapped by every validation error.
+var ErrInvalid = errors.New("invalid config")
+
+// Config is a whole tokenwire configuration.
+type Config struct {
+	// Issuer is the issuer URL that signs SETs; it becomes their "iss".
+	// Required when any listener is granted signing.
+	Issuer string `yaml:"issuer"`
+	// Signing selects the key and rules for SETs.
+	Signing Signing `yaml:"signing"`
+	// Intake configures the HTTP event endpoint and event limits.
+	Intake Intake `yaml:"intake"`
+	// Sinks are the named outputs listeners may emit to.
+	Sinks []Sink `yaml:"sinks"`
+	// Listeners are the WebAssembly modules events are dispatched to.
+	Listeners []Listener `yaml:"listeners"`
+
+	// Path is the file the config was read from, empty when built in code.
+	Path string `yaml:"-"`
+}
+
+// Signing selects the issuer key used by the sign host function.
+type Signing struct {
+	// KeyFile is a JWK set, a single JWK or a PEM private key. Empty means
+	// no key: listeners granted signing then fail to load, except under
+	// "tokenwire run" with no config, which makes an ephemeral key.
+	KeyFile string `yaml:"key_file"`
+	// KeyID picks one key from a JWK set that holds several, and sets the
+	// "kid" of a PEM key. Default: the JWK's own kid, else the RFC 7638
+	// thumbprint.
+	KeyID string `yaml:"key_id"`
+	// Algorithm overrides the default for the key type: RS256 for RSA
+	// (PS256 may be chosen), ES256 for P-256, EdDSA for Ed25519.
+	Algorithm string `yaml:"algorithm"`
+	// Profile is "rfc8417" (default) or "ssf"; "ssf" also rejects a
+	// top-level "sub" claim, as the Shared Signals Framework puts subjects
+	// in "sub_id".
+	Profile string `yaml:"profile"`
+}
+
+// Intake configures how events enter tokenwire.
+type Intake struct {
+	// Listen is the HTTP address of "tokenwire run". Default 127.0.0.1:8080.
+	Listen string `yaml:"listen"`
+	// MaxEventBytes bounds one event. Default 256KiB.
+	MaxEventBytes ByteSize `yaml:"max_event_bytes"`
+	// MaxRequestBytes bounds one POST /v1/events body. Default 16MiB.
+	MaxRequestBytes ByteSize `yaml:"max_request_bytes"`
+	// QueueSize is how many accepted events may wait for dispatch before
+	// intake answers 503. Default 1024.
+	QueueSize int `yaml:"queue_size"`
+	// Workers is how many events are dispatched at once. Default: the
+	// number of CPUs.
+	Workers int `yaml:"workers"`
+	// DefaultIssuer fills "issuer" when neither the event nor its claims
+	// carry one. Default: Issuer.
+	DefaultIssuer string `yaml:"default_issuer"`
+	// TokenKeysFile is a JWK set used to verify events posted in the
+	// "token" form. Empty: token signatures are not checked.
+	TokenKeysFile string `yaml:"token_keys_file"`
+	// DrainTimeout bounds how long a stop waits for in-flight events.
+	// Default 10s.
+	DrainTimeout Duration `yaml:"drain_timeout"`
+}
+
+// Sink is one named output.
+type Sink struct {
+	// Name is how listeners refer to the sink. Required, unique.
+	Name string `yaml:"name"`
+	// Type is "stdout" or "file".
+	Type string `yaml:"type"`
+	// Path is the file a "file" sink appends to.
+	Path string `yaml:"path"`
+	// Fsync is the "file" sink's durability policy: "always" (fsync after
+	// every payload), "interval" (default: every FsyncInterval) or "never"
+	// (leave it to the operating system).
+	Fsync string `yaml:"fsync"`
+	// FsyncInterval applies to Fsync "interval". Default 1s.
+	FsyncInterval Duration `yaml:"fsync_interval"`
+
+	// Line is the line in the config file, for error messages.
+	Line int `yaml:"-"`
+}
+
+// Listener is one WebAssembly module and the events it receives.
+type Listener struct {
+	// Name identifies the listener in logs and status. Required, unique.
+	Name string `yaml:"name"`
+	// Module is the path of the .wasm file. Required.
+	Module string `yaml:"module"`
+	// Events lists the event types the listener receives. Default: all.
+	Events []string `yaml:"events"`
+	// Config is passed to the module as JSON through config_read. Default {}.
+	Config yaml.Node `yaml:"config"`
+	// Sign grants the sign host function. Default false.
+	Sign bool `yaml:"sign"`
+	// Sinks lists the sinks the listener may emit to. Default none.
+	Sinks []string `yaml:"sinks"`
+	// Deadline bounds each call into the module. Default 500ms.
+	Deadline Duration `yaml:"deadline"`
+	// MemoryLimit caps the module's linear memory. Default 64MiB; it is
+	// rounded down to 64 KiB WebAssembly pages.
+	MemoryLimit ByteSize `yaml:"memory_limit"`
+	// PoolSize is the maximum number of instances serving events at once.
+	// Default 4.
+	PoolSize int `yaml:"pool_size"`
+	// Budgets bound what one event may ask of the host.
+	Budgets Budgets `yaml:"budgets"`
+
+	// ConfigJSON is Config converted to JSON by Load.
+	ConfigJSON []byte `yaml:"-"`
+	// ModuleBytes, when set in code, is used instead of reading Module.
+	ModuleBytes []byte `yaml:"-"`
+	// Line is the line in the config file, for error messages.
+	Line int `yaml:"-"`
+}
+
+// Budgets bound the host calls a listener may make while handling one event
+// (or during tw_init). A call past a count budget gets LIMIT_EXCEEDED; an
+// argument past a size budget gets TOO_LARGE.
+type Budgets struct {
+	// Signs is the number of sign calls. Default 8.
+	Signs int `yaml:"signs"`
+	// Emits is the number of emit calls. Default 32.
+	Emits int `yaml:"emits"`
+	// LogLines counts log calls and lines the guest writes to stdout or
+	// stderr. Default 64.
+	LogLines int `yaml:"log_lines"`
+	// LogBytes bounds one log line; longer lines are cut. Default 4KiB.
+	LogBytes ByteSize `yaml:"log_bytes"`
+	// ClaimsBytes bounds the claims passed to sign. Default 64KiB.
+	ClaimsBytes ByteSize `yaml:"claims_bytes"`
+	// EmitBytes bounds one emitted payload. Default 1MiB.
+	EmitBytes ByteSize `yaml:"emit_bytes"`
+}
+
+// Load reads, decodes, defaults and validates the config file at path.
+func Load(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read config: %w", err)
+	}
+	cfg, err := Parse(data, path)
+	if err != nil {
+		return nil, err
+	}
+	return cfg, nil
+}
+
+// Parse decodes YAML config data. Path names the source in errors and is
+// the base for relative paths; it may be empty.
+func Parse(data []byte, path string) (*Config, error) {
+	name := path
+	if name == "" {
+		name = "config"
+	}
+	var cfg Config
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&cfg); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, fmt.Errorf("%s: %w: the file is empty", name, ErrInvalid)
+		}
+		return nil, fmt.Errorf("%s: %w: %s", name, ErrInvalid, yamlMessage(err))
+	}
+	cfg.Path = path
+	if err := recordLines(data, &cfg); err != nil {
+		return nil, fmt.Errorf("%s: %w: %v", name, ErrInvalid, err)
+	}
+	if path != "" {
+		cfg.resolvePaths(filepath.Dir(path))
+	}
+	if err := cfg.Normalize(); err != nil {
+		return nil, err
+	}
+	return &cfg, nil
+}
+
+// resolvePaths makes every relative file path relative to dir.
+func (c *Config) resolvePaths(dir string) {
+	resolve := func(p *string) {
+		if *p != "" && !filepath.IsAbs(*p) {
+			*p = filepath.Join(dir, *p)
+		}
+	}
+	resolve(&c.Signing.KeyFile)
+	resolve(&c.Intake.TokenKeysFile)
+	for i := range c.Sinks {
+		resolve(&c.Sinks[i].Path)
+	}
+	for i := range c.Listeners {
+		resolve(&c.Listeners[i].Module)
+	}
+}
+
+// nodeToJSON converts a YAML node to JSON, keeping integers exact.
+func nodeToJSON(n *yaml.Node) ([]byte, error) {
+	if n == nil || n.Kind == 0 {
+		return []byte("{}"), nil
+	}
+	var v any
+	if err := n.Decode(&v); err != nil {
+		return nil, err
+	}
+	v, err := jsonCompatible(v)
+	if err != nil {
+		return nil, err
+	}
+	if v == nil {
+		return []byte("{}"), nil
+	}
+	return json.Marshal(v)
+}
+
+// jsonCompatible turns YAML's map[string]any tree into one encoding/json
+// accepts, rejecting keys that are not strings.
+func jsonCompatible(v any) (any, error) {
+	switch t := v.(type) {
+	case map[string]any:
+		for k, e := range t {
+			c, err := jsonCompatible(e)
+			if err != nil {
+				return nil, err
+			}
+			t[k] = c
+		}
+		return t, nil
+	case map[any]any:
+		out := make(map[string]any, len(t))
+		for k, e := range t {
+			ks, ok := k.(string)
+			if !ok {
+				return nil, fmt.Errorf("map key %v is not a string", k)
+			}
+			c, err := jsonCompatible(e)
+			if err != nil {
+				return nil, err
+			}
+			out[ks] = c
+		}
+		return out, nil
+	case []any:
+		for i, e := range t {
+			c, err := jsonCompatible(e)
+			if err != nil {
+				return nil, err
+			}
+			t[i] = c
+		}
+		return t, nil
+	default:
+		return v, nil
+	}
+}

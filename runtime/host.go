@@ -1,0 +1,311 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
+
+	"github.com/tokenwire/tokenwire/abi"
+	"github.com/tokenwire/tokenwire/runtime/signer"
+	"github.com/tokenwire/tokenwire/runtime/sink"
+)
+
+// Host functions of ABI v1. Each reads its i32 arguments from the stack,
+// writes one i32 result back and never panics or traps: a bad pointer or
+// length returns INVALID_MEMORY before any other check.
+
+// hostFunc is the body of a host function: it returns a non-negative value
+// or an abi.Status.
+type hostFunc func(inst *instance, mem api.Memory, args []uint64) int32
+
+// instantiateHost registers the "tokenwire" host module in rt.
+func instantiateHost(ctx context.Context, rt wazero.Runtime) error {
+	funcs := map[string]hostFunc{
+		abi.FuncEventRead:  hostEventRead,
+		abi.FuncConfigRead: hostConfigRead,
+		abi.FuncLog:        hostLog,
+		abi.FuncSetError:   hostSetError,
+		abi.FuncSign:       hostSign,
+		abi.FuncResultRead: hostResultRead,
+		abi.FuncEmit:       hostEmit,
+	}
+	builder := rt.NewHostModuleBuilder(abi.ImportModule)
+	for _, f := range abi.HostFuncs {
+		params := make([]api.ValueType, f.Params)
+		for i := range params {
+			params[i] = api.ValueTypeI32
+		}
+		builder.NewFunctionBuilder().
+			WithGoModuleFunction(wrapHost(f.Name, funcs[f.Name]), params, []api.ValueType{api.ValueTypeI32}).
+			Export(f.Name)
+	}
+	_, err := builder.Instantiate(ctx)
+	return err
+}
+
+// wrapHost adapts fn to wazero, finding the calling instance in ctx and
+// turning a panic into INTERNAL.
+func wrapHost(name string, fn hostFunc) api.GoModuleFunc {
+	return func(ctx context.Context, mod api.Module, stack []uint64) {
+		inst := instanceFrom(ctx)
+		if inst == nil {
+			stack[0] = api.EncodeI32(int32(abi.StatusInternal))
+			return
+		}
+		defer func() {
+			if r := recover(); r != nil {
+				inst.l.logger.Error("host function panicked", "function", name, "panic", fmt.Sprint(r))
+				stack[0] = api.EncodeI32(int32(abi.StatusInternal))
+			}
+		}()
+		stack[0] = api.EncodeI32(fn(inst, mod.Memory(), stack))
+	}
+}
+
+// guestBytes returns the guest memory region [ptr, ptr+length) as a slice
+// that aliases guest memory, or false when it does not lie wholly inside.
+func guestBytes(mem api.Memory, ptr, length uint64) ([]byte, bool) {
+	if mem == nil {
+		return nil, false
+	}
+	return mem.Read(api.DecodeU32(ptr), api.DecodeU32(length))
+}
+
+// copyOut copies min(len(buf), len(src)) bytes of src into buf and returns
+// len(src), the total the guest needs.
+func copyOut(buf, src []byte) int32 {
+	copy(buf, src)
+	return int32(len(src))
+}
+
+// hostEventRead implements event_read(buf_ptr, buf_len) -> total.
+// Statuses: INVALID_MEMORY, NOT_FOUND outside tw_on_event.
+func hostEventRead(inst *instance, mem api.Memory, args []uint64) int32 {
+	buf, ok := guestBytes(mem, args[0], args[1])
+	if !ok {
+		return int32(abi.StatusInvalidMemory)
+	}
+	if inst.event == nil {
+		return int32(abi.StatusNotFound)
+	}
+	return copyOut(buf, inst.event)
+}
+
+// hostConfigRead implements config_read(buf_ptr, buf_len) -> total.
+// Statuses: INVALID_MEMORY.
+func hostConfigRead(inst *instance, mem api.Memory, args []uint64) int32 {
+	buf, ok := guestBytes(mem, args[0], args[1])
+	if !ok {
+		return int32(abi.StatusInvalidMemory)
+	}
+	return copyOut(buf, inst.l.cfg.ConfigJSON)
+}
+
+// hostResultRead implements result_read(buf_ptr, buf_len) -> total.
+// Statuses: INVALID_MEMORY, NOT_FOUND when no sign call produced a result
+// in this call.
+func hostResultRead(inst *instance, mem api.Memory, args []uint64) int32 {
+	buf, ok := guestBytes(mem, args[0], args[1])
+	if !ok {
+		return int32(abi.StatusInvalidMemory)
+	}
+	if inst.result == nil {
+		return int32(abi.StatusNotFound)
+	}
+	return copyOut(buf, inst.result)
+}
+
+var logLevels = [...]slog.Level{slog.LevelDebug, slog.LevelInfo, slog.LevelWarn, slog.LevelError}
+
+// hostLog implements log(level, msg_ptr, msg_len) -> 0.
+// Statuses: INVALID_MEMORY, INVALID_ARGUMENT for a level outside 0-3,
+// TOO_LARGE over the log_bytes budget, LIMIT_EXCEEDED over log_lines.
+func hostLog(inst *instance, mem api.Memory, args []uint64) int32 {
+	msg, ok := guestBytes(mem, args[1], args[2])
+	if !ok {
+		return int32(abi.StatusInvalidMemory)
+	}
+	level := api.DecodeI32(args[0])
+	if level < abi.LogDebug || level > abi.LogError {
+		return int32(abi.StatusInvalidArgument)
+	}
+	if len(msg) > int(inst.l.cfg.Budgets.LogBytes) {
+		return int32(abi.StatusTooLarge)
+	}
+	if !inst.takeLogLine() {
+		return int32(abi.StatusLimitExceeded)
+	}
+	inst.l.logger.Log(context.Background(), logLevels[level], string(msg), "source", "log")
+	return 0
+}
+
+// takeLogLine spends one line of the per-call log budget, counting the
+// line as dropped when the budget is used up.
+func (inst *instance) takeLogLine() bool {
+	if inst.logLines >= inst.l.cfg.Budgets.LogLines {
+		inst.dropped++
+		return false
+	}
+	inst.logLines++
+	return true
+}
+
+// hostSetError implements set_error(msg_ptr, msg_len) -> 0. A message longer
+// than the log_bytes budget is cut to it. Statuses: INVALID_MEMORY.
+func hostSetError(inst *instance, mem api.Memory, args []uint64) int32 {
+	msg, ok := guestBytes(mem, args[0], args[1])
+	if !ok {
+		return int32(abi.StatusInvalidMemory)
+	}
+	if limit := int(inst.l.cfg.Budgets.LogBytes); len(msg) > limit {
+		msg = msg[:limit]
+	}
+	inst.errorMsg = string(msg)
+	return 0
+}
+
+// hostSign implements sign(claims_ptr, claims_len) -> SET length.
+// Statuses: INVALID_MEMORY, NOT_PERMITTED without the sign grant,
+// LIMIT_EXCEEDED over the signs budget, TOO_LARGE over claims_bytes,
+// INVALID_ARGUMENT for claims that break the SET rules, INTERNAL when
+// signing fails.
+func hostSign(inst *instance, mem api.Memory, args []uint64) int32 {
+	claims, ok := guestBytes(mem, args[0], args[1])
+	if !ok {
+		return int32(abi.StatusInvalidMemory)
+	}
+	l := inst.l
+	if !l.cfg.Sign || l.signer == nil {
+		return int32(abi.StatusNotPermitted)
+	}
+	if inst.signs >= l.cfg.Budgets.Signs {
+		return int32(abi.StatusLimitExceeded)
+	}
+	inst.signs++
+	if len(claims) > int(l.cfg.Budgets.ClaimsBytes) {
+		return int32(abi.StatusTooLarge)
+	}
+	token, err := l.signer.Sign(claims)
+	if err != nil {
+		if errors.Is(err, signer.ErrInvalidClaims) {
+			if inst.takeLogLine() {
+				l.logger.Warn("sign rejected", "error", err)
+			}
+			return int32(abi.StatusInvalidArgument)
+		}
+		l.logger.Error("sign failed", "error", err)
+		return int32(abi.StatusInternal)
+	}
+	inst.result = token
+	return int32(len(token))
+}
+
+// hostEmit implements emit(sink_ptr, sink_len, data_ptr, data_len) -> 0.
+// Statuses: INVALID_MEMORY, NOT_FOUND for a sink not in config,
+// NOT_PERMITTED for a sink not granted to the listener, LIMIT_EXCEEDED
+// over the emits budget, TOO_LARGE over emit_bytes, INVALID_ARGUMENT for a
+// payload the sink cannot carry, UNAVAILABLE when the sink is full or down,
+// INTERNAL for other sink failures.
+func hostEmit(inst *instance, mem api.Memory, args []uint64) int32 {
+	name, ok := guestBytes(mem, args[0], args[1])
+	if !ok {
+		return int32(abi.StatusInvalidMemory)
+	}
+	data, ok := guestBytes(mem, args[2], args[3])
+	if !ok {
+		return int32(abi.StatusInvalidMemory)
+	}
+	l := inst.l
+	target, known := l.sinks[string(name)]
+	if !known {
+		return int32(abi.StatusNotFound)
+	}
+	if target == nil {
+		return int32(abi.StatusNotPermitted)
+	}
+	if inst.emits >= l.cfg.Budgets.Emits {
+		return int32(abi.StatusLimitExceeded)
+	}
+	inst.emits++
+	if len(data) > int(l.cfg.Budgets.EmitBytes) {
+		return int32(abi.StatusTooLarge)
+	}
+	err := target.Publish(context.Background(), data)
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, sink.ErrInvalidPayload):
+		if inst.takeLogLine() {
+			l.logger.Warn("emit rejected", "sink", string(name), "error", err)
+		}
+		return int32(abi.StatusInvalidArgument)
+	case errors.Is(err, sink.ErrUnavailable):
+		l.logger.Warn("emit failed", "sink", string(name), "error", err)
+		return int32(abi.StatusUnavailable)
+	default:
+		l.logger.Error("emit failed", "sink", string(name), "error", err)
+		return int32(abi.StatusInternal)
+	}
+}
+
+// guestOutput turns what a guest writes to a WASI stream into log lines,
+// one per newline, within the per-call log budget.
+type guestOutput struct {
+	inst    *instance
+	stream  string
+	partial []byte
+}
+
+func (o *guestOutput) Write(p []byte) (int, error) {
+	n := len(p)
+	limit := int(o.inst.l.cfg.Budgets.LogBytes)
+	for len(p) > 0 {
+		i := indexByte(p, '\n')
+		if i < 0 {
+			room := limit - len(o.partial)
+			if room > 0 {
+				o.partial = append(o.partial, p[:min(room, len(p))]...)
+			}
+			break
+		}
+		room := limit - len(o.partial)
+		if room > 0 {
+			o.partial = append(o.partial, p[:min(room, i)]...)
+		}
+		o.emitLine()
+		p = p[i+1:]
+	}
+	return n, nil
+}
+
+func (o *guestOutput) flush() {
+	if len(o.partial) > 0 {
+		o.emitLine()
+	}
+}
+
+func (o *guestOutput) emitLine() {
+	line := string(o.partial)
+	o.partial = o.partial[:0]
+	if !o.inst.takeLogLine() {
+		return
+	}
+	level := slog.LevelInfo
+	if o.stream == "stderr" {
+		level = slog.LevelWarn
+	}
+	o.inst.l.logger.Log(context.Background(), level, line, "source", o.stream)
+}
+
+func indexByte(p []byte, c byte) int {
+	for i, b := range p {
+		if b == c {
+			return i
+		}
+	}
+	return -1
+}

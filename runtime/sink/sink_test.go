@@ -1,0 +1,108 @@
+package sink
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+func TestLinesPublish(t *testing.T) {
+	var out bytes.Buffer
+	s := NewLines(&out)
+	ctx := context.Background()
+	for _, p := range []string{`{"a":1}`, "second", ""} {
+		if err := s.Publish(ctx, []byte(p)); err != nil {
+			t.Fatalf("Publish(%q): %v", p, err)
+		}
+	}
+	if got, want := out.String(), "{\"a\":1}\nsecond\n\n"; got != want {
+		t.Errorf("output = %q, want %q", got, want)
+	}
+}
+
+func TestLinesRejectsLineBreak(t *testing.T) {
+	var out bytes.Buffer
+	s := NewLines(&out)
+	for _, p := range []string{"a\nb", "a\rb"} {
+		err := s.Publish(context.Background(), []byte(p))
+		if !errors.Is(err, ErrInvalidPayload) {
+			t.Errorf("Publish(%q) = %v, want ErrInvalidPayload", p, err)
+		}
+	}
+	if out.Len() != 0 {
+		t.Errorf("rejected payloads were written: %q", out.String())
+	}
+}
+
+func TestLinesClosed(t *testing.T) {
+	s := NewLines(&bytes.Buffer{})
+	if err := s.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Publish(context.Background(), []byte("x")); !errors.Is(err, ErrClosed) {
+		t.Errorf("Publish after Close = %v, want ErrClosed", err)
+	}
+}
+
+func TestFileAppendsWholeLines(t *testing.T) {
+	for _, policy := range []FsyncPolicy{FsyncAlways, FsyncInterval, FsyncNever} {
+		t.Run(string(policy), func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "out.ndjson")
+			if err := os.WriteFile(path, []byte("existing\n"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			s, err := OpenFile(path, policy, 10*time.Millisecond)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var wg sync.WaitGroup
+			for i := range 8 {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					payload := bytes.Repeat([]byte{byte('a' + i)}, 1000)
+					for range 50 {
+						if err := s.Publish(context.Background(), payload); err != nil {
+							t.Error(err)
+							return
+						}
+					}
+				}()
+			}
+			wg.Wait()
+			if err := s.Close(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			data, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			lines := strings.Split(strings.TrimSuffix(string(data), "\n"), "\n")
+			if len(lines) != 1+8*50 {
+				t.Fatalf("file has %d lines, want %d", len(lines), 1+8*50)
+			}
+			if lines[0] != "existing" {
+				t.Errorf("first line = %q, want the existing content kept", lines[0])
+			}
+			for i, line := range lines[1:] {
+				if len(line) != 1000 || strings.Count(line, line[:1]) != 1000 {
+					t.Fatalf("line %d is interleaved or cut: %.40q", i+2, line)
+				}
+			}
+		})
+	}
+}
+
+func TestOpenFileError(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "missing-dir", "out.ndjson")
+	_, err := OpenFile(path, FsyncNever, 0)
+	if err == nil || !strings.Contains(err.Error(), path) {
+		t.Errorf("OpenFile error = %v, want one naming %s", err, path)
+	}
+}

@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# Rebuilds the committed WebAssembly guest modules:
+#   - every Go main package under examples/ into <dir>/<dir name>.wasm
+#   - every testdata/guests/*.wat into the .wasm beside it, when wat2wasm is
+#     installed
+#
+# Usage: scripts/build-guests.sh [--check]
+#
+# With --check nothing in the tree changes: the script builds into a
+# temporary directory and exits 1, listing the files, if any committed .wasm
+# is missing or differs from the fresh build.
+#
+# Builds are byte-reproducible for a given Go version and wabt version: Go
+# builds use -trimpath and -buildvcs=false and an environment that ignores
+# GOFLAGS and GOWASM, so the checkout path, VCS state and local settings do
+# not reach the output. A different Go release produces different bytes.
+set -euo pipefail
+
+usage() {
+	echo "usage: $0 [--check]" >&2
+}
+
+check=false
+case "$#:${1:-}" in
+0:) ;;
+1:--check) check=true ;;
+1:-h | 1:--help)
+	usage
+	exit 0
+	;;
+*)
+	usage
+	exit 2
+	;;
+esac
+
+repo_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$repo_root"
+
+out_root=$repo_root
+if $check; then
+	out_root=$(mktemp -d)
+	trap 'rm -rf "$out_root"' EXIT
+fi
+
+built=()
+
+# build_go DIR builds the Go main package in DIR (relative to the repository
+# root) to $out_root/DIR/<base name of DIR>.wasm.
+build_go() {
+	local dir=$1
+	local wasm
+	wasm="$dir/$(basename "$dir").wasm"
+	mkdir -p "$out_root/$dir"
+	env GOOS=wasip1 GOARCH=wasm GOWASM= CGO_ENABLED=0 GOFLAGS=-mod=readonly \
+		go build -buildmode=c-shared -trimpath -buildvcs=false \
+		-o "$out_root/$wasm" "./$dir"
+	built+=("$wasm")
+}
+
+# Go guests: the main packages under examples/, listed for GOOS=wasip1 so
+# that build constraints match the build.
+go_dirs=$(env GOOS=wasip1 GOARCH=wasm GOFLAGS=-mod=readonly \
+	go list -f '{{if eq .Name "main"}}{{.Dir}}{{end}}' ./examples/...)
+for abs_dir in $go_dirs; do
+	build_go "${abs_dir#"$repo_root"/}"
+done
+
+# WAT guests: testdata/guests/*.wat, the hand-written modules of the runtime
+# tests. Each X.wat builds to X.wasm.
+shopt -s nullglob
+wat_files=(testdata/guests/*.wat)
+shopt -u nullglob
+if ((${#wat_files[@]} > 0)); then
+	if command -v wat2wasm >/dev/null; then
+		for wat in "${wat_files[@]}"; do
+			wasm="${wat%.wat}.wasm"
+			mkdir -p "$out_root/$(dirname "$wasm")"
+			wat2wasm "$wat" -o "$out_root/$wasm"
+			built+=("$wasm")
+		done
+	else
+		echo "build-guests: wat2wasm not found; skipped ${#wat_files[@]} file(s) in testdata/guests/" >&2
+	fi
+fi
+
+if ! $check; then
+	for wasm in "${built[@]}"; do
+		printf '%10d %s\n' "$(wc -c <"$wasm")" "$wasm"
+	done
+	exit 0
+fi
+
+stale=()
+for wasm in "${built[@]}"; do
+	if ! cmp -s "$out_root/$wasm" "$wasm"; then
+		stale+=("$wasm")
+	fi
+done
+if ((${#stale[@]} > 0)); then
+	echo "build-guests: these committed modules are missing or differ from a fresh build with $(go env GOVERSION):" >&2
+	printf '  %s\n' "${stale[@]}" >&2
+	echo "Run scripts/build-guests.sh and commit the result." >&2
+	exit 1
+fi
+echo "build-guests: all ${#built[@]} module(s) match a fresh build"
