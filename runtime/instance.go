@@ -197,7 +197,7 @@ type CallError struct {
 func (e *CallError) Error() string {
 	switch e.Kind {
 	case FailReturned:
-		return fmt.Sprintf("%s returned %d: %s", e.Func, e.Code, e.Message)
+		return fmt.Sprintf("%s failed: returned %d: %s", e.Func, e.Code, e.Message)
 	case FailExit:
 		return fmt.Sprintf("%s called proc_exit(%d)", e.Func, e.Code)
 	case FailTimeout:

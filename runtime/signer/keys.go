@@ -324,6 +324,14 @@ func newSigner(key jwk.Key, opts Options) (*Signer, error) {
 	if err != nil {
 		return nil, err
 	}
+	if rsaKey, ok := raw.(*rsa.PrivateKey); ok {
+		// jwk.Export builds the key without precomputed CRT values, and
+		// crypto/rsa then redoes that work on every signature.
+		rsaKey.Precompute()
+		if err := rsaKey.Validate(); err != nil {
+			return nil, fmt.Errorf("invalid RSA private key: %w", err)
+		}
+	}
 	privateKey := raw.(crypto.Signer)
 
 	keyID, err := chooseKeyID(key, opts.KeyID)

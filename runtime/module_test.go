@@ -1,0 +1,224 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/tokenwire/tokenwire/runtime/config"
+)
+
+func TestLoadRejects(t *testing.T) {
+	cases := []struct {
+		guest string
+		want  []string
+	}{
+		{"no_marker", []string{`missing export "tokenwire_abi_v1"`}},
+		{"no_memory", []string{`missing export "memory"`}},
+		{"no_on_event", []string{`missing export "tw_on_event"`}},
+		{"bad_import", []string{`unknown import "env.foo"`, `"tokenwire" and "wasi_snapshot_preview1"`}},
+		{"bad_host_func", []string{`unknown import "tokenwire.launch_missiles"`, "event_read, config_read"}},
+		{"bad_signature", []string{`import "tokenwire.event_read" has type (i64) -> (i32)`, "(i32, i32) -> (i32)"}},
+		{"on_event_bad_type", []string{`export "tw_on_event" has type () -> (i32)`, "(i32) -> (i32)"}},
+		{"init_fails", []string{"tw_init failed: returned 1", "bad config"}},
+	}
+	for _, c := range cases {
+		t.Run(c.guest, func(t *testing.T) {
+			_, err := tryEnv(t, listenerFor(c.guest, c.guest))
+			if err == nil {
+				t.Fatal("runtime started, want a load error")
+			}
+			if !errors.Is(err, ErrModule) {
+				t.Errorf("error %v does not wrap ErrModule", err)
+			}
+			msg := err.Error()
+			mustContain(t, "error", msg, append(c.want, fmt.Sprintf("listener %q", c.guest), c.guest+".wasm")...)
+		})
+	}
+}
+
+func TestLoadRejectsBadBytes(t *testing.T) {
+	dir := t.TempDir()
+	cases := map[string][]byte{
+		"empty":      {},
+		"not wasm":   []byte("#!/bin/sh\necho hi\n"),
+		"truncated":  []byte("\x00asm\x01\x00\x00\x00\x01"),
+		"wasm magic": []byte("\x00asm"),
+	}
+	for name, code := range cases {
+		t.Run(name, func(t *testing.T) {
+			path := filepath.Join(dir, strings.ReplaceAll(name, " ", "_")+".wasm")
+			if err := os.WriteFile(path, code, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			lc := listenerFor("bad", "echo")
+			lc.Module = path
+			_, err := tryEnv(t, lc)
+			if !errors.Is(err, ErrModule) {
+				t.Fatalf("error = %v, want ErrModule", err)
+			}
+			mustContain(t, "error", err.Error(), "compile", path)
+		})
+	}
+}
+
+func TestLoadMissingModule(t *testing.T) {
+	lc := listenerFor("gone", "echo")
+	lc.Module = filepath.Join(t.TempDir(), "gone.wasm")
+	_, err := tryEnv(t, lc)
+	if !errors.Is(err, os.ErrNotExist) && !strings.Contains(err.Error(), "no such file") {
+		t.Fatalf("error = %v, want file not found", err)
+	}
+	mustContain(t, "error", err.Error(), "gone.wasm")
+}
+
+func TestLoadMemoryBelowModuleMinimum(t *testing.T) {
+	lc := listenerFor("echo", "echo") // echo declares 2 pages
+	lc.MemoryLimit = 64 << 10
+	_, err := tryEnv(t, lc)
+	if !errors.Is(err, ErrModule) {
+		t.Fatalf("error = %v, want ErrModule", err)
+	}
+}
+
+func TestLoadSignWithoutKey(t *testing.T) {
+	cfg := &config.Config{Issuer: testIssuer, Listeners: []config.Listener{listenerFor("echo", "echo")}}
+	cfg.Sinks = []config.Sink{{Name: "stdout", Type: "stdout"}}
+	if err := cfg.Normalize(); err != nil {
+		t.Fatal(err)
+	}
+	_, err := New(context.Background(), cfg, WithLogger(testLogger(&logBuffer{})))
+	if err == nil || !strings.Contains(err.Error(), "no signing key") {
+		t.Fatalf("error = %v, want one about the missing signing key", err)
+	}
+}
+
+func TestModuleInfo(t *testing.T) {
+	env := newEnv(t, listenerFor("probe", "probe"))
+	info := env.rt.Listeners()[0].ModuleInfo
+	if len(info.SHA256) != 64 {
+		t.Errorf("sha256 = %q, want 64 hex digits", info.SHA256)
+	}
+	if info.ABIVersion != 1 {
+		t.Errorf("ABI version = %d, want 1", info.ABIVersion)
+	}
+	mustContain(t, "exports", strings.Join(info.Exports, ","), "memory", "tokenwire_abi_v1", "tw_on_event", "call_emit")
+	if got := len(info.Imports); got != 7 {
+		t.Errorf("imports = %v, want the 7 host functions", info.Imports)
+	}
+}
+
+func TestDispatchRoutesByType(t *testing.T) {
+	idOnly := listenerFor("ids", "echo")
+	idOnly.Events = []string{"id_token.issued"}
+	env := newEnv(t, idOnly)
+	access := testEvent("a1")
+	access.Type = "access_token.issued"
+	if err := env.rt.Dispatch(context.Background(), access); err != nil {
+		t.Fatal(err)
+	}
+	if err := env.rt.Dispatch(context.Background(), testEvent("i1")); err != nil {
+		t.Fatal(err)
+	}
+	got := env.out.all()
+	if len(got) != 1 || !strings.Contains(got[0], `"id":"i1"`) {
+		t.Errorf("output = %q, want only the ID token event", got)
+	}
+}
+
+func TestDispatchConcurrent(t *testing.T) {
+	lc := listenerFor("echo", "echo")
+	lc.PoolSize = 3
+	env := newEnv(t, lc)
+	const goroutines, perGoroutine = 8, 50
+	var wg sync.WaitGroup
+	for g := range goroutines {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range perGoroutine {
+				if err := env.rt.Dispatch(context.Background(), testEvent(fmt.Sprintf("g%d-%d", g, i))); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	got := env.out.all()
+	if len(got) != goroutines*perGoroutine {
+		t.Fatalf("emitted %d events, want %d", len(got), goroutines*perGoroutine)
+	}
+	seen := map[string]bool{}
+	for _, line := range got {
+		seen[line] = true
+	}
+	if len(seen) != goroutines*perGoroutine {
+		t.Errorf("%d distinct events, want %d", len(seen), goroutines*perGoroutine)
+	}
+	if n := env.rt.Listeners()[0].Instances; n > 3 {
+		t.Errorf("%d instances, over the pool size 3", n)
+	}
+}
+
+func TestDispatchCorpus(t *testing.T) {
+	env := newEnv(t, listenerFor("echo", "echo"))
+	events := corpus(t)
+	for _, ev := range events {
+		if err := env.rt.Dispatch(context.Background(), ev); err != nil {
+			t.Fatalf("event %s: %v", ev.ID, err)
+		}
+	}
+	if got := len(env.out.all()); got != len(events) {
+		t.Errorf("emitted %d events, want %d", got, len(events))
+	}
+}
+
+func TestDispatchCanceledContext(t *testing.T) {
+	lc := listenerFor("loop", "loop")
+	lc.Deadline = config.Duration(10e9)
+	env := newEnv(t, lc)
+	ctx, cancel := context.WithCancel(context.Background())
+	go cancel()
+	err := env.rt.Dispatch(ctx, testEvent("c1"))
+	if kind := kindOf(err); kind != FailCanceled {
+		t.Fatalf("error = %v, want kind canceled", err)
+	}
+	if f := env.rt.Listeners()[0].Failures; f != 0 {
+		t.Errorf("a canceled call counted %d failures, want 0", f)
+	}
+}
+
+func TestDispatchAfterClose(t *testing.T) {
+	env := newEnv(t, listenerFor("echo", "echo"))
+	if err := env.rt.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := env.rt.Dispatch(context.Background(), testEvent("late")); !errors.Is(err, ErrClosed) {
+		t.Errorf("Dispatch after Close = %v, want ErrClosed", err)
+	}
+}
+
+func TestBackoffRecovers(t *testing.T) {
+	env := newEnv(t, listenerFor("trap", "trap"))
+	l := env.rt.listeners[0]
+	for i := range backoffThreshold {
+		_ = env.rt.Dispatch(context.Background(), testEvent(fmt.Sprint(i)))
+	}
+	if l.backoffRemaining() <= 0 {
+		t.Fatal("listener is not backing off after repeated traps")
+	}
+	// A success closes the backoff.
+	l.mu.Lock()
+	l.backoffUntil = l.backoffUntil.Add(-backoffMax * 2)
+	l.mu.Unlock()
+	l.record("ok", nil)
+	if l.backoffRemaining() != 0 || l.failures != 0 {
+		t.Errorf("after a success: remaining %s, failures %d; want 0, 0", l.backoffRemaining(), l.failures)
+	}
+}
