@@ -161,7 +161,7 @@ func startGuest(t *testing.T, wasm []byte, config string, wantInit int32) *guest
 	if err != nil {
 		t.Fatalf("compile module: %v", err)
 	}
-	checkExports(t, compiled)
+	checkModuleInterface(t, compiled)
 
 	start := time.Now()
 	module, err := r.InstantiateModule(ctx, compiled, wazero.NewModuleConfig().WithStartFunctions())
@@ -178,9 +178,9 @@ func startGuest(t *testing.T, wasm []byte, config string, wantInit int32) *guest
 	return g
 }
 
-// checkExports checks that the module exports everything ABI version 1
+// checkModuleInterface checks that the module exports everything ABI version 1
 // requires of a Go guest and imports only the permitted modules.
-func checkExports(t *testing.T, compiled wazero.CompiledModule) {
+func checkModuleInterface(t *testing.T, compiled wazero.CompiledModule) {
 	t.Helper()
 	functions := compiled.ExportedFunctions()
 	for _, name := range []string{

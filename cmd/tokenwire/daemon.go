@@ -36,26 +36,36 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 
 	var cfg *config.Config
-	if *configPath == "" {
-		addr := *listen
-		if addr == "" {
-			addr = config.DefaultListen
-		}
-		cfg = defaultConfig(addr)
-		if err := cfg.Normalize(); err != nil {
-			fmt.Fprintf(stderr, "tokenwire run: embedded default config: %v\n", err)
-			return exitUsage
-		}
-		logger.Info("no --config given: running the embedded default (audit listener, stdout sink)")
-	} else {
+	if *configPath != "" {
 		cfg, err = config.Load(*configPath)
 		if err != nil {
 			fmt.Fprintf(stderr, "tokenwire run: %v\n", err)
 			return exitUsage
 		}
-		if *listen != "" {
-			cfg.Intake.Listen = *listen
+	}
+	addr := *listen
+	switch {
+	case addr != "":
+	case cfg != nil:
+		addr = cfg.Intake.Listen
+	default:
+		addr = config.DefaultListen
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		fmt.Fprintf(stderr, "tokenwire run: listen on %s: %v: pick a free address with --listen\n", addr, err)
+		return exitUsage
+	}
+	defer ln.Close()
+	if cfg == nil {
+		// The embedded default names its own address as issuer, so a
+		// receiver finds the keys at {iss}/.well-known/jwks.json.
+		cfg = defaultConfig(ln.Addr().String())
+		if err := cfg.Normalize(); err != nil {
+			fmt.Fprintf(stderr, "tokenwire run: embedded default config: %v\n", err)
+			return exitUsage
 		}
+		logger.Info("no --config given: running the embedded default (audit listener, stdout sink)")
 	}
 
 	s, err := newSigner(cfg, logger)
@@ -79,12 +89,6 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 
-	ln, err := net.Listen("tcp", cfg.Intake.Listen)
-	if err != nil {
-		closeWith(context.Background(), logger, "runtime", rt)
-		fmt.Fprintf(stderr, "tokenwire run: listen on %s: %v: pick a free address with --listen\n", cfg.Intake.Listen, err)
-		return exitUsage
-	}
 	srv := server.New(rt, cfg.Intake, intakeOpts, logger)
 	httpServer := &http.Server{
 		Handler:           srv.Handler(),

@@ -112,13 +112,13 @@ func cmdReplay(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 			}
 			total++
 			invalid++
-			fmt.Fprintf(stderr, "%s:%v\n", name, err)
+			fmt.Fprintf(stderr, "%s:%d: %v\n", name, lineErr.Line, lineErr.Err)
 			continue
 		}
 		total++
 		if err := rt.Dispatch(ctx, ev); err != nil {
 			failed++
-			fmt.Fprintf(stderr, "%s:%d: %v\n", name, dec.Line(), err)
+			fmt.Fprintf(stderr, "%s: %v\n", name, err)
 		}
 		if ctx.Err() != nil {
 			fmt.Fprintln(stderr, "tokenwire replay: interrupted")

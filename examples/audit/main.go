@@ -92,7 +92,7 @@ func configure(config []byte) error {
 		return fmt.Errorf("audit: invalid config: %w", err)
 	}
 	if parsed.Sink == "" {
-		return errors.New(`audit: invalid config: "sink" must not be empty`)
+		return errors.New(`audit: invalid config: "sink" must not be empty: omit it to use "stdout"`)
 	}
 	if len(parsed.Audience) == 0 || string(parsed.Audience) == "null" {
 		parsed.Audience = nil
@@ -110,12 +110,12 @@ func configure(config []byte) error {
 // checkAudience checks that raw is a non-empty string or a non-empty array
 // of non-empty strings and returns it compacted.
 func checkAudience(raw json.RawMessage) (json.RawMessage, error) {
-	var one string
-	if err := json.Unmarshal(raw, &one); err == nil {
-		if one == "" {
+	var single string
+	if err := json.Unmarshal(raw, &single); err == nil {
+		if single == "" {
 			return nil, errors.New(`audit: invalid config: "audience" must not be empty`)
 		}
-		return json.Marshal(one)
+		return json.Marshal(single)
 	}
 	var many []string
 	if err := json.Unmarshal(raw, &many); err != nil || many == nil {

@@ -125,7 +125,7 @@ func TestAuditConfigErrors(t *testing.T) {
 	}{
 		{"invalid JSON", `{"sink":`, "audit: invalid config: "},
 		{"unknown field", `{"snk":"stdout"}`, `audit: invalid config: json: unknown field "snk"`},
-		{"empty sink", `{"sink":""}`, `audit: invalid config: "sink" must not be empty`},
+		{"empty sink", `{"sink":""}`, `audit: invalid config: "sink" must not be empty: omit it to use "stdout"`},
 		{"sink not a string", `{"sink":3}`, "audit: invalid config: "},
 		{"audience number", `{"audience":3}`, `audit: invalid config: "audience" must be a string or an array of strings, got 3`},
 		{"audience array of numbers", `{"audience":[1]}`, `audit: invalid config: "audience" must be a string or an array of strings, got [1]`},

@@ -117,7 +117,7 @@ func newFilter(config filterConfig) (filter, error) {
 
 	if config.Events != nil {
 		if len(config.Events) == 0 {
-			return filter{}, errors.New(`"events" is empty; omit it to handle every event type`)
+			return filter{}, errors.New(`"events" is empty: omit it to handle every event type`)
 		}
 		f.eventTypes = make(map[string]bool, len(config.Events))
 		for _, eventType := range config.Events {

@@ -153,7 +153,7 @@ func TestFilterConfigErrors(t *testing.T) {
 		{"unknown event type", `{"claims":["sub"],"events":["id_token.issue"]}`,
 			`claimfilter: invalid config: "events" contains unknown event type "id_token.issue"`},
 		{"empty events", `{"claims":["sub"],"events":[]}`,
-			`claimfilter: invalid config: "events" is empty; omit it to handle every event type`},
+			`claimfilter: invalid config: "events" is empty: omit it to handle every event type`},
 		{"unknown field", `{"claims":["sub"],"claim":["iat"]}`,
 			`claimfilter: invalid config: json: unknown field "claim"`},
 		{"claims not a list", `{"claims":"sub"}`, "claimfilter: invalid config: json: "},

@@ -19,7 +19,7 @@ var (
 	current   Event
 )
 
-var errNoEventHandler = errors.New("listener: no event handler registered; " +
+var errNoEventHandler = errors.New("listener: no event handler registered: " +
 	"call listener.HandleEvent from an init function, because the host never runs main")
 
 // onInit implements tw_init: it reads the config, checks that an event
@@ -83,7 +83,8 @@ func onShutdown() {
 
 // recoverFailure turns a panic in the deferring export into a failure: it
 // logs the stack at LevelError, reports the panic value with set_error and
-// sets *code to 1. Deferred directly, so recover sees the panic.
+// sets *code to 1. The export must defer it directly, because recover stops
+// a panic only when a deferred function calls it.
 func recoverFailure(where string, code *int32) {
 	r := recover()
 	if r == nil {

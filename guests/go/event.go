@@ -93,8 +93,8 @@ func (e *Event) decode(data []byte) error {
 	if err := json.Unmarshal(data, &e.Event); err != nil {
 		return fmt.Errorf("listener: invalid event JSON: %w", err)
 	}
-	// An absent member leaves the reused buffer empty; nil is what a fresh
-	// decode would give.
+	// An absent member leaves the reused buffer empty, so set it to nil as a
+	// fresh decode would.
 	if len(e.Claims) == 0 {
 		e.Claims = nil
 	}

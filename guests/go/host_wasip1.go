@@ -5,9 +5,10 @@ package listener
 import "unsafe"
 
 // Host functions of ABI version 1, imported from module "tokenwire". Every
-// parameter and result is an i32. A pointer is an address in this module's
-// linear memory; Go's garbage collector does not move objects, and the host
-// does not keep a pointer after the call returns.
+// parameter and result is an i32, and a pointer is an address in this
+// module's linear memory. Passing pointers to Go memory is safe because Go's
+// garbage collector does not move objects. The SDK reuses a buffer as soon
+// as a call returns, so the host must copy what it keeps.
 
 //go:wasmimport tokenwire event_read
 func twEventRead(bufPtr unsafe.Pointer, bufLen int32) int32

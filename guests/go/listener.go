@@ -32,7 +32,7 @@ func HandleEvent(h func(*Event) error) {
 
 // HandleInit registers a function the SDK calls once per module instance,
 // from tw_init, before any event. It receives the listener config JSON,
-// which is "{}" when the listener has none; the slice must not be modified.
+// which is "{}" when the listener has none. The slice must not be modified.
 // A non-nil error or a panic stops the listener from starting, and the host
 // reports the error message.
 //
@@ -67,12 +67,12 @@ func HandleShutdown(h func()) {
 // nil before tw_init. The slice is shared and must not be modified.
 func Config() []byte { return config }
 
-// Sign asks the host to sign claims, a JSON object, as a Security Event
-// Token (RFC 8417) and returns the compact JWS.
+// Sign passes claims, a JSON object, to the host's sign function and returns
+// the compact JWS of the Security Event Token (RFC 8417) that the host signs.
 //
 // The host sets iss, iat and jti. The claims must contain an "events" object
 // whose member names are absolute URIs and whose values are objects, and
-// must not contain exp or nonce; the host rejects other claims with
+// must not contain exp or nonce. The host rejects other claims with
 // abi.StatusInvalidArgument. A listener without the signing capability gets
 // abi.StatusNotPermitted.
 func Sign(claims []byte) (string, error) {

@@ -47,5 +47,5 @@ func Info(msg string) { Log(LevelInfo, msg) }
 func Warn(msg string) { Log(LevelWarn, msg) }
 
 // Error writes msg to the host log at LevelError. It does not fail the
-// event; return an error from the handler for that.
+// event. To fail it, return an error from the handler.
 func Error(msg string) { Log(LevelError, msg) }

@@ -13,9 +13,9 @@ import (
 	"runtime"
 	"sync"
 
+	twruntime "github.com/tokenwire/tokenwire/runtime"
 	"github.com/tokenwire/tokenwire/runtime/config"
 	"github.com/tokenwire/tokenwire/runtime/intake"
-	twruntime "github.com/tokenwire/tokenwire/runtime"
 )
 
 // maxReportedProblems bounds how many invalid lines a 400 response lists.

@@ -291,41 +291,41 @@ func checkClaims(payload map[string]any) error {
 
 // decodeObjectPart decodes a base64url JWS part that must contain one JSON
 // object without duplicate top-level member names.
-func decodeObjectPart(part, what string) (map[string]any, error) {
+func decodeObjectPart(part, partName string) (map[string]any, error) {
 	data, err := base64.RawURLEncoding.Strict().DecodeString(part)
 	if err != nil {
-		return nil, fmt.Errorf("%s is not base64url without padding: %w", what, err)
+		return nil, fmt.Errorf("%s is not base64url without padding: %w", partName, err)
 	}
 	if !utf8.Valid(data) {
-		return nil, fmt.Errorf("%s is not valid UTF-8", what)
+		return nil, fmt.Errorf("%s is not valid UTF-8", partName)
 	}
 
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
 	if token, err := dec.Token(); err != nil || token != json.Delim('{') {
-		return nil, fmt.Errorf("%s is not a JSON object: %s", what, data)
+		return nil, fmt.Errorf("%s is not a JSON object: %s", partName, data)
 	}
 	object := make(map[string]any)
 	for dec.More() {
 		token, err := dec.Token()
 		if err != nil {
-			return nil, fmt.Errorf("invalid JSON in %s: %w", what, err)
+			return nil, fmt.Errorf("invalid JSON in %s: %w", partName, err)
 		}
 		name, _ := token.(string)
 		if _, ok := object[name]; ok {
-			return nil, fmt.Errorf("%s contains member %q more than once", what, name)
+			return nil, fmt.Errorf("%s contains member %q more than once", partName, name)
 		}
 		var value any
 		if err := dec.Decode(&value); err != nil {
-			return nil, fmt.Errorf("invalid JSON in %s member %q: %w", what, name, err)
+			return nil, fmt.Errorf("invalid JSON in %s member %q: %w", partName, name, err)
 		}
 		object[name] = value
 	}
 	if _, err := dec.Token(); err != nil {
-		return nil, fmt.Errorf("invalid JSON in %s: %w", what, err)
+		return nil, fmt.Errorf("invalid JSON in %s: %w", partName, err)
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return nil, fmt.Errorf("%s contains data after the JSON object", what)
+		return nil, fmt.Errorf("%s contains data after the JSON object", partName)
 	}
 	return object, nil
 }

@@ -12,7 +12,7 @@ import (
 
 // readBufferSize is the size of the Decoder's read buffer. Lines longer
 // than this are read in several chunks.
-const readBufferSize = 64 << 10
+const readBufferSize = 16 << 10
 
 // utf8BOM is the byte order mark some Windows tools put at the start of a
 // UTF-8 file. RFC 8259 section 8.1 allows a parser to ignore it.
@@ -21,7 +21,8 @@ var utf8BOM = []byte{0xEF, 0xBB, 0xBF}
 // Decoder reads events from NDJSON (one JSON object per line) or from one
 // JSON object spread over several lines, such as a pretty-printed body.
 //
-// Blank lines are skipped and a line may end in "\n" or "\r\n". A line that
+// Blank lines are skipped, a line may end in "\n" or "\r\n", and a UTF-8
+// byte order mark at the start of the input is ignored. A line that
 // starts an object but does not finish it starts a multi-line object, which
 // ends at the line where the object's JSON value is complete. A line longer
 // than Options.MaxEventBytes is never held whole in memory: the rest of it
@@ -30,10 +31,12 @@ var utf8BOM = []byte{0xEF, 0xBB, 0xBF}
 //
 // When a multi-line object turns out to be malformed, the error names its
 // first line, and the lines read after it are read again one at a time.
-// Those that are a JSON object by themselves are returned as events or
-// errors, and the rest are skipped. So an NDJSON line cut short in transit
-// costs only that line. Lines are read again at most once, which keeps the
-// work linear in the input size.
+// Those that are a complete JSON object by themselves are returned as
+// events or errors, so an NDJSON line cut short in transit costs only that
+// line. Lines are read again at most once, which keeps the work linear in
+// the input size. The other lines, and the lines after the malformed object
+// up to the next line that starts with '{', are taken as the rest of the
+// malformed object and skipped without an error of their own.
 //
 // A Decoder is not safe for concurrent use.
 type Decoder struct {
@@ -41,13 +44,16 @@ type Decoder struct {
 	opts   Options
 	// line is the number of lines read from reader.
 	line int
-	// lineBuf holds the current line.
+	// lineBuf is the buffer of the current line.
 	lineBuf []byte
-	// objectBuf holds the current multi-line object.
+	// objectBuf is the buffer of the current multi-line object.
 	objectBuf []byte
-	// retry holds the lines of a malformed multi-line object that are still
+	// retry contains the lines of a malformed multi-line object that are still
 	// to be read again one at a time.
 	retry []retryLine
+	// skipping is set after a malformed multi-line object, while the lines
+	// that follow it do not start with '{'.
+	skipping bool
 	// err is returned by every call to Next once it is set: io.EOF or a
 	// read error.
 	err error
@@ -71,13 +77,14 @@ func NewDecoder(r io.Reader, opts Options) *Decoder {
 //
 // An event that fails validation yields an *Error that carries the event's
 // first line and wraps ErrInvalid or ErrTooLarge, and the next call goes on
-// with the following line. An error from the underlying reader is returned
-// as an *Error that wraps it, and every later call returns it again.
+// with the following line. So does an event whose id could not be
+// generated because reading Options.Random failed. An error from the
+// underlying reader is returned as an *Error that wraps it, and every later
+// call returns it again.
 func (d *Decoder) Next() (*abi.Event, error) {
 	for {
-		if d.err != nil {
-			return nil, d.err
-		}
+		// Lines to read again come first, because the input may have ended
+		// right after them.
 		if len(d.retry) > 0 {
 			next := d.retry[0]
 			d.retry = d.retry[1:]
@@ -87,6 +94,9 @@ func (d *Decoder) Next() (*abi.Event, error) {
 			}
 			return event, err
 		}
+		if d.err != nil {
+			return nil, d.err
+		}
 
 		number := d.line + 1
 		line, size, err := d.readLine(d.lineBuf[:0], d.opts.MaxEventBytes+len("\r\n"), nil)
@@ -95,19 +105,27 @@ func (d *Decoder) Next() (*abi.Event, error) {
 			return nil, d.fail(number, err)
 		}
 		d.line++
-		if number == 1 {
-			line = bytes.TrimPrefix(line, utf8BOM)
-		}
 
 		content := trimLineEnding(line)
 		if size > len(line) || len(content) > d.opts.MaxEventBytes {
+			d.skipping = false
 			fieldErr := tooLarge("line is %d bytes including its line ending, more than the limit of %d", size, d.opts.MaxEventBytes)
 			fieldErr.Line = number
 			return nil, fieldErr
 		}
+		if number == 1 {
+			line = bytes.TrimPrefix(line, utf8BOM)
+			content = bytes.TrimPrefix(content, utf8BOM)
+		}
 		trimmed := trimSpace(content)
 		if len(trimmed) == 0 {
 			continue
+		}
+		if d.skipping {
+			if trimmed[0] != '{' {
+				continue
+			}
+			d.skipping = false
 		}
 
 		event, fieldErr := normalize(trimmed, d.opts)
@@ -180,6 +198,7 @@ func (d *Decoder) readObject(start int, first []byte) (*abi.Event, error) {
 		var err error
 		object, size, err = d.readLine(object, d.opts.MaxEventBytes+1, &sc)
 		if errors.Is(err, io.EOF) {
+			d.err = io.EOF
 			d.retryLater(object, firstEnd, lineEnds, start)
 			return nil, objectError(start, "the object starting on this line is incomplete at the end of input")
 		}
@@ -194,6 +213,7 @@ func (d *Decoder) readObject(start int, first []byte) (*abi.Event, error) {
 		}
 		if sc.failed() {
 			d.retryLater(object, firstEnd, lineEnds, start)
+			d.skipping = true
 			return nil, objectError(start, "malformed JSON in the object starting on this line: line %d, column %d: %s",
 				start+sc.err.Line, sc.err.Column+1, sc.err.Msg)
 		}
@@ -238,6 +258,7 @@ func (d *Decoder) skipObject(start int, sc *scanner) error {
 		number := d.line + 1
 		_, _, err := d.readLine(nil, 0, sc)
 		if errors.Is(err, io.EOF) {
+			d.err = io.EOF
 			break
 		}
 		if err != nil {
@@ -245,6 +266,7 @@ func (d *Decoder) skipObject(start int, sc *scanner) error {
 		}
 		d.line++
 	}
+	d.skipping = sc.failed()
 	fieldErr := tooLarge("the object starting on this line is more than the limit of %d bytes", d.opts.MaxEventBytes)
 	fieldErr.Line = start
 	return fieldErr

@@ -68,7 +68,8 @@
 //
 // # Output
 //
-// Encode writes an event as the compact JSON object that a listener reads
-// with event_read. Normalize accepts Encode's output and returns the same
-// event.
+// Encode writes an event as the JSON object that a listener reads with
+// event_read, with no whitespace outside claims and context, which it
+// copies byte for byte. Normalize accepts Encode's output and returns the
+// same event.
 package intake

@@ -19,10 +19,11 @@ func Encode(e *abi.Event) []byte {
 // Fields appear in the order id, type, time, issuer, client_id, subject,
 // claims, context, without whitespace between them. Subject is left out
 // when empty, and so is context. Claims and Context are copied byte for
-// byte, so every number keeps its digits, and they must hold valid JSON, as
-// they do in events from Normalize and Decoder. Empty Claims are written as
-// {}. Strings are escaped as encoding/json does, except that '<', '>', '&',
-// U+2028 and U+2029 are written as they are.
+// byte, so every number keeps its digits and any whitespace in them, line
+// breaks included, stays. They must contain valid JSON, as they do in
+// events from Normalize and Decoder. Empty Claims are written as {}.
+// Strings escape only what RFC 8259 requires (quotation mark, backslash and
+// control characters), and invalid UTF-8 in them becomes U+FFFD.
 func AppendEncode(dst []byte, e *abi.Event) []byte {
 	dst = append(dst, `{"id":`...)
 	dst = appendString(dst, e.ID)

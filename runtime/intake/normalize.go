@@ -4,9 +4,9 @@ import (
 	"bytes"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"io"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -29,11 +29,11 @@ type Options struct {
 	// DefaultIssuer is the issuer of events that give neither "issuer" nor
 	// an "iss" claim. When empty, such events are rejected.
 	DefaultIssuer string
-	// TokenKeys verifies the signature of events given in token form. Nil
-	// means the signature is not checked.
+	// TokenKeys is the key set that verifies the signature of events given
+	// in token form. Nil means the signature is not checked.
 	TokenKeys jwk.Set
-	// Now returns the time of events that give neither "time" nor an "iat"
-	// claim. Nil means time.Now.
+	// Now is the clock that sets the time of events that give neither
+	// "time" nor an "iat" claim. Nil means time.Now.
 	Now func() time.Time
 	// Random is the source for generated event ids. Nil means crypto/rand.
 	Random io.Reader
@@ -43,6 +43,9 @@ func (o Options) withDefaults() Options {
 	if o.MaxEventBytes <= 0 {
 		o.MaxEventBytes = DefaultMaxEventBytes
 	}
+	// The Decoder adds a few bytes to the limit for line endings, which
+	// must not overflow.
+	o.MaxEventBytes = min(o.MaxEventBytes, math.MaxInt/2)
 	if o.Now == nil {
 		o.Now = time.Now
 	}
@@ -68,7 +71,7 @@ const (
 // fieldList is the list of valid top-level fields for error messages.
 const fieldList = "id, type, time, issuer, client_id, subject, claims, context, token"
 
-// rawEvent holds the raw JSON value of each top-level field. A nil slice
+// rawEvent contains the raw JSON value of each top-level field. A nil slice
 // means the field is absent.
 type rawEvent struct {
 	id, typ, time, issuer, clientID, subject, claims, context, token []byte
@@ -101,9 +104,8 @@ func (r *rawEvent) field(name []byte) *[]byte {
 
 // Normalize validates one event, a JSON object, and returns it with every
 // derived field filled in. The package documentation lists the rules. The
-// returned event does not share memory with raw. Every error is an *Error
-// that wraps ErrInvalid or ErrTooLarge, except a failure to read
-// Options.Random.
+// returned event does not share memory with raw. Every error is an *Error.
+// It wraps ErrInvalid or ErrTooLarge unless reading Options.Random failed.
 func Normalize(raw []byte, opts Options) (*abi.Event, error) {
 	event, err := normalize(raw, opts.withDefaults())
 	if err != nil {
@@ -162,23 +164,21 @@ func splitFields(obj []byte) (rawEvent, *Error) {
 	return fields, nil
 }
 
+// givenFields contains the type-checked fields the sender gave, apart from
+// claims and token. Empty strings and a nil context mean not given.
+type givenFields struct {
+	typ, id, issuer, clientID, subject string
+	time                               int64
+	hasTime                            bool
+	context                            []byte
+}
+
 // buildEvent type-checks the fields and derives the missing ones.
 func buildEvent(fields *rawEvent, opts Options) (*abi.Event, *Error) {
-	event := &abi.Event{}
-	var fieldErr *Error
-
-	// Type first: a wrong type is the most likely mistake of a new sender.
-	if fields.typ == nil {
-		return nil, invalidField(fieldType, "missing: use one of %s", strings.Join(abi.EventTypes, ", "))
-	}
-	if event.Type, fieldErr = stringField(fieldType, fields.typ); fieldErr != nil {
+	given, fieldErr := checkGivenFields(fields)
+	if fieldErr != nil {
 		return nil, fieldErr
 	}
-	if !abi.KnownEventType(event.Type) {
-		return nil, invalidField(fieldType, "unknown event type %q: use one of %s",
-			excerpt([]byte(event.Type)), strings.Join(abi.EventTypes, ", "))
-	}
-
 	claims, claimsField, fieldErr := claimsOf(fields, opts)
 	if fieldErr != nil {
 		return nil, fieldErr
@@ -188,55 +188,26 @@ func buildEvent(fields *rawEvent, opts Options) (*abi.Event, *Error) {
 		return nil, invalidField(claimsField, "%w", err)
 	}
 
-	if fields.context != nil && jsonKind(fields.context) != "null" && jsonKind(fields.context) != "object" {
-		return nil, invalidField(fieldContext, "expected a JSON object or null, got %s", kindPhrase(fields.context))
+	event := &abi.Event{
+		ID:       given.id,
+		Type:     given.typ,
+		Time:     given.time,
+		Issuer:   given.issuer,
+		ClientID: given.clientID,
+		Subject:  given.subject,
 	}
-	context := fields.context
-	if jsonKind(context) == "null" {
-		context = nil
-	}
-
-	var given [4]string
-	for i, field := range []struct {
-		name  string
-		value []byte
-	}{
-		{fieldID, fields.id},
-		{fieldIssuer, fields.issuer},
-		{fieldClientID, fields.clientID},
-		{fieldSubject, fields.subject},
-	} {
-		if field.value == nil {
-			continue
-		}
-		if given[i], fieldErr = stringField(field.name, field.value); fieldErr != nil {
+	if !given.hasTime {
+		if event.Time, fieldErr = deriveTime(derived, claimsField, opts); fieldErr != nil {
 			return nil, fieldErr
 		}
 	}
-
-	if fields.time != nil {
-		seconds, err := parseUnixSeconds(fields.time)
-		if err != nil {
-			return nil, invalidField(fieldTime, "%w", err)
-		}
-		event.Time = seconds
-	} else {
-		event.Time, fieldErr = deriveTime(derived, claimsField, opts)
-		if fieldErr != nil {
-			return nil, fieldErr
-		}
-	}
-
-	event.ID = given[0]
 	if event.ID == "" {
-		event.ID, fieldErr = deriveID(derived, opts)
-		if fieldErr != nil {
+		if event.ID, fieldErr = deriveID(derived, opts); fieldErr != nil {
 			return nil, fieldErr
 		}
 	}
-	event.Issuer = given[1]
 	if event.Issuer == "" {
-		event.Issuer = derived.stringClaim(derived.iss)
+		event.Issuer = stringClaim(derived.iss)
 	}
 	if event.Issuer == "" {
 		event.Issuer = opts.DefaultIssuer
@@ -244,25 +215,76 @@ func buildEvent(fields *rawEvent, opts Options) (*abi.Event, *Error) {
 	if event.Issuer == "" {
 		return nil, invalidField(fieldIssuer, `missing: give "issuer", an "iss" claim, or set Options.DefaultIssuer`)
 	}
-	event.ClientID = given[2]
 	if event.ClientID == "" {
 		event.ClientID = deriveClientID(derived)
 	}
-	event.Subject = given[3]
 	if event.Subject == "" {
-		event.Subject = derived.stringClaim(derived.sub)
+		event.Subject = stringClaim(derived.sub)
 	}
 
-	// One copy holds claims and context, so the event never aliases the
+	// One copy contains claims and context, so the event never aliases the
 	// caller's buffer.
-	buf := make([]byte, 0, len(claims)+len(context))
+	buf := make([]byte, 0, len(claims)+len(given.context))
 	buf = append(buf, claims...)
 	event.Claims = buf[:len(claims):len(claims)]
-	if context != nil {
-		buf = append(buf, context...)
+	if given.context != nil {
+		buf = append(buf, given.context...)
 		event.Context = buf[len(claims):]
 	}
 	return event, nil
+}
+
+// checkGivenFields type-checks every field but claims and token.
+func checkGivenFields(fields *rawEvent) (givenFields, *Error) {
+	var given givenFields
+	var fieldErr *Error
+
+	if fields.typ == nil {
+		return given, invalidField(fieldType, "missing: use one of %s", strings.Join(abi.EventTypes, ", "))
+	}
+	if given.typ, fieldErr = stringField(fieldType, fields.typ); fieldErr != nil {
+		return given, fieldErr
+	}
+	if !abi.KnownEventType(given.typ) {
+		return given, invalidField(fieldType, "unknown event type %q: use one of %s",
+			excerpt([]byte(given.typ)), strings.Join(abi.EventTypes, ", "))
+	}
+	given.typ = internEventType(given.typ)
+
+	for _, field := range []struct {
+		name  string
+		value []byte
+		dst   *string
+	}{
+		{fieldID, fields.id, &given.id},
+		{fieldIssuer, fields.issuer, &given.issuer},
+		{fieldClientID, fields.clientID, &given.clientID},
+		{fieldSubject, fields.subject, &given.subject},
+	} {
+		if field.value == nil {
+			continue
+		}
+		if *field.dst, fieldErr = stringField(field.name, field.value); fieldErr != nil {
+			return given, fieldErr
+		}
+	}
+
+	if fields.time != nil {
+		seconds, err := parseUnixSeconds(fields.time)
+		if err != nil {
+			return given, invalidField(fieldTime, "%w", err)
+		}
+		given.time, given.hasTime = seconds, true
+	}
+
+	switch jsonKind(fields.context) {
+	case "nothing", "null":
+	case "object":
+		given.context = fields.context
+	default:
+		return given, invalidField(fieldContext, "expected a JSON object or null, got %s", kindPhrase(fields.context))
+	}
+	return given, nil
 }
 
 // claimsOf returns the claims set from "claims" or "token" and the name of
@@ -291,7 +313,7 @@ func claimsOf(fields *rawEvent, opts Options) ([]byte, string, *Error) {
 	}
 }
 
-// derivedClaims holds the raw values of the claims that fill missing event
+// derivedClaims contains the raw values of the claims that fill missing event
 // fields. A nil slice means the claim is absent.
 type derivedClaims struct {
 	jti, iat, iss, clientID, azp, aud, sub []byte
@@ -319,7 +341,7 @@ func (d *derivedClaims) slot(name []byte) *[]byte {
 
 // stringClaim returns the text of a string claim, or "" when value is
 // absent, not a string or not decodable.
-func (d *derivedClaims) stringClaim(value []byte) string {
+func stringClaim(value []byte) string {
 	if jsonKind(value) != "string" {
 		return ""
 	}
@@ -340,7 +362,8 @@ const linearNameCheck = 16
 // a listener reads the other.
 func scanClaims(claims []byte) (derivedClaims, error) {
 	var derived derivedClaims
-	var names [][]byte
+	var nameArray [linearNameCheck][]byte
+	names := nameArray[:0]
 	var seen map[string]struct{}
 
 	err := eachMember(claims, func(name, value []byte) error {
@@ -391,7 +414,7 @@ func deriveTime(derived derivedClaims, claimsField string, opts Options) (int64,
 // deriveID returns the "jti" claim when it is a non-empty string, or a new
 // random UUID.
 func deriveID(derived derivedClaims, opts Options) (string, *Error) {
-	if jti := derived.stringClaim(derived.jti); jti != "" {
+	if jti := stringClaim(derived.jti); jti != "" {
 		return jti, nil
 	}
 	id, err := newUUID(opts.Random)
@@ -405,22 +428,22 @@ func deriveID(derived derivedClaims, opts Options) (string, *Error) {
 // claims, then "aud" when it is one string or an array of exactly one
 // string, and "" otherwise.
 func deriveClientID(derived derivedClaims) string {
-	if id := derived.stringClaim(derived.clientID); id != "" {
+	if id := stringClaim(derived.clientID); id != "" {
 		return id
 	}
-	if id := derived.stringClaim(derived.azp); id != "" {
+	if id := stringClaim(derived.azp); id != "" {
 		return id
 	}
 	switch jsonKind(derived.aud) {
 	case "string":
-		return derived.stringClaim(derived.aud)
+		return stringClaim(derived.aud)
 	case "array":
 		return singleString(derived.aud)
 	}
 	return ""
 }
 
-// singleString returns the element of a JSON array that holds exactly one
+// singleString returns the element of a JSON array whose only element is a
 // string, or "" for any other array.
 func singleString(array []byte) string {
 	inner := trimSpace(array[1 : len(array)-1])
@@ -436,6 +459,17 @@ func singleString(array []byte) string {
 		return ""
 	}
 	return s
+}
+
+// internEventType returns the element of abi.EventTypes equal to known, so
+// events share its memory instead of each holding a copy.
+func internEventType(known string) string {
+	for _, eventType := range abi.EventTypes {
+		if eventType == known {
+			return eventType
+		}
+	}
+	return known
 }
 
 // stringField decodes a field that must be a JSON string.
@@ -534,13 +568,4 @@ func invalidUTF8Offset(p []byte) int {
 		i += size
 	}
 	return -1
-}
-
-// syntaxErrorOf returns the *syntaxError in err's chain, or nil.
-func syntaxErrorOf(err error) *syntaxError {
-	var syntaxErr *syntaxError
-	if errors.As(err, &syntaxErr) {
-		return syntaxErr
-	}
-	return nil
 }

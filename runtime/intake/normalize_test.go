@@ -33,8 +33,8 @@ func (zeroReader) Read(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// oidcIDTokenClaims is the ID token claims set of OpenID Connect Core 1.0
-// section 2, with "acr" added.
+// oidcIDTokenClaims is an ID token claims set modeled on the ID token
+// example of OpenID Connect Core 1.0.
 const oidcIDTokenClaims = `{
   "iss": "https://server.example.com",
   "sub": "24400320",
@@ -46,7 +46,8 @@ const oidcIDTokenClaims = `{
   "acr": "urn:mace:incommon:iap:silver"
 }`
 
-// accessTokenClaims is an RFC 9068 JWT access token claims set.
+// accessTokenClaims is a JWT access token claims set with the claims that
+// RFC 9068 requires (iss, exp, aud, sub, client_id, iat, jti) and a scope.
 const accessTokenClaims = `{"iss":"https://authorization-server.example.com/","exp":1639528912,"aud":"https://rs.example.com/","sub":"5ba552d67","client_id":"s6BhdRkqt3","iat":1618354090,"jti":"dbe39bf3a3ba4238a513f51d6e1691c4","scope":"openid profile reademail"}`
 
 func mustNormalize(t *testing.T, input string, opts Options) *abi.Event {

@@ -130,8 +130,8 @@ func decodeStringBytes(lit []byte) ([]byte, error) {
 
 // eachMember calls fn with the decoded name and the raw value of each
 // member of the JSON object obj, in order, and stops at the first error fn
-// returns. obj must have passed validateJSON. Raw values are sub-slices of
-// obj, without surrounding whitespace.
+// returns. obj must have passed validateJSON. Values, and names without
+// escapes, are sub-slices of obj. Values have no surrounding whitespace.
 func eachMember(obj []byte, fn func(name, value []byte) error) error {
 	i := skipSpace(obj, 0)
 	if i >= len(obj) || obj[i] != '{' {

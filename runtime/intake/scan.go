@@ -3,6 +3,7 @@ package intake
 import (
 	"fmt"
 	"strconv"
+	"unicode/utf8"
 )
 
 // maxNestingDepth is the deepest nesting of objects and arrays the scanner
@@ -14,26 +15,26 @@ const maxNestingDepth = 10000
 type scanState uint8
 
 const (
-	stateBeginValue        scanState = iota // before a value
-	stateBeginKeyOrEnd                      // after '{'
-	stateBeginKey                           // after ',' in an object
-	stateBeginValueOrEnd                    // after '['
-	stateAfterKey                           // after an object key, before ':'
-	stateAfterValue                         // after a value inside an object or array
-	stateEnd                                // after the top-level value
-	stateString                             // inside a string
-	stateStringEscape                       // after '\' in a string
-	stateStringHex                          // inside the 4 hex digits of \uXXXX
-	stateNegative                           // after a leading '-'
-	stateZero                               // after a leading '0'
-	stateInteger                            // in the integer digits after 1-9
-	stateDot                                // after '.'
-	stateFraction                           // in the fraction digits
-	stateExponent                           // after 'e' or 'E'
-	stateExponentSign                       // after the exponent's sign
-	stateExponentDigits                     // in the exponent digits
-	stateLiteral                            // inside true, false or null
-	stateError                              // after a syntax error
+	stateBeginValue      scanState = iota // before a value
+	stateBeginKeyOrEnd                    // after '{'
+	stateBeginKey                         // after ',' in an object
+	stateBeginValueOrEnd                  // after '['
+	stateAfterKey                         // after an object key, before ':'
+	stateAfterValue                       // after a value inside an object or array
+	stateEnd                              // after the top-level value
+	stateString                           // inside a string
+	stateStringEscape                     // after '\' in a string
+	stateStringHex                        // inside the 4 hex digits of \uXXXX
+	stateNegative                         // after a leading '-'
+	stateZero                             // after a leading '0'
+	stateInteger                          // in the integer digits after 1-9
+	stateDot                              // after '.'
+	stateFraction                         // in the fraction digits
+	stateExponent                         // after 'e' or 'E'
+	stateExponentSign                     // after the exponent's sign
+	stateExponentDigits                   // in the exponent digits
+	stateLiteral                          // inside true, false or null
+	stateError                            // after a syntax error
 )
 
 // scanner checks JSON syntax (RFC 8259) one byte at a time, so that the
@@ -74,6 +75,7 @@ func (e *syntaxError) Error() string {
 // whitespace around it, or the first syntax error.
 func validateJSON(data []byte) *syntaxError {
 	var s scanner
+	s.stack = make([]byte, 0, 32) // enough for most events without growing
 	s.feed(data)
 	return s.finish()
 }
@@ -126,7 +128,7 @@ func (s *scanner) fail(c byte, context string) {
 		Offset: s.offset,
 		Line:   s.line,
 		Column: s.column,
-		Msg:    "invalid character " + quoteChar(c) + " " + context,
+		Msg:    "invalid " + describeByte(c) + " " + context,
 	}
 }
 
@@ -393,7 +395,7 @@ func (s *scanner) step(c byte) {
 
 	case stateLiteral:
 		if c != s.literal[0] {
-			s.fail(c, "in literal (expecting "+quoteChar(s.literal[0])+")")
+			s.fail(c, "in literal (expecting '"+s.literal[:1]+"')")
 			return
 		}
 		s.literal = s.literal[1:]
@@ -403,17 +405,17 @@ func (s *scanner) step(c byte) {
 	}
 }
 
-// quoteChar formats c for an error message the way encoding/json does.
-func quoteChar(c byte) string {
-	if c == '\'' {
-		return `'\''`
-	}
-	if c == '"' {
-		return `'"'`
-	}
-	s := strconv.Quote(string(rune(c)))
-	if c >= 0x80 {
+// describeByte formats c for an error message, in the style of
+// encoding/json: "character 'x'" for ASCII and "byte 0xff" otherwise.
+func describeByte(c byte) string {
+	switch {
+	case c == '\'':
+		return `character '\''`
+	case c == '"':
+		return `character '"'`
+	case c >= utf8.RuneSelf:
 		return fmt.Sprintf("byte 0x%02x", c)
 	}
-	return "'" + s[1:len(s)-1] + "'"
+	quoted := strconv.Quote(string(rune(c)))
+	return "character '" + quoted[1:len(quoted)-1] + "'"
 }

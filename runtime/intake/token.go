@@ -63,6 +63,19 @@ func decodeJSONObjectSegment(name, segment string) ([]byte, error) {
 	return decoded, nil
 }
 
+// checkPayloadEncoded rejects a JWS header with "b64": false. With it, the
+// payload segment is the payload itself instead of its base64url encoding
+// (RFC 7797), and decoding it as base64url would yield claims the issuer
+// never signed.
+func checkPayloadEncoded(header []byte) error {
+	return eachMember(header, func(name, value []byte) error {
+		if string(name) == "b64" && string(value) == "false" {
+			return errors.New(`token header has "b64": false: unencoded payloads (RFC 7797) are not supported`)
+		}
+		return nil
+	})
+}
+
 // claimsFromToken returns the payload of the compact JWT token, the JWT
 // claims set, as the exact bytes the issuer signed, minus surrounding
 // whitespace. When keys is not nil, the token's signature must verify with
@@ -76,7 +89,11 @@ func claimsFromToken(token string, keys jwk.Set) ([]byte, error) {
 	headerSegment, rest, _ := strings.Cut(token, ".")
 	payloadSegment, signatureSegment, _ := strings.Cut(rest, ".")
 
-	if _, err := decodeJSONObjectSegment("header", headerSegment); err != nil {
+	header, err := decodeJSONObjectSegment("header", headerSegment)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkPayloadEncoded(header); err != nil {
 		return nil, err
 	}
 	claims, err := decodeJSONObjectSegment("payload", payloadSegment)

@@ -96,6 +96,7 @@ func TestTokenMalformed(t *testing.T) {
 		{"payload array", header + "." + enc([]byte(`[{"iss":"i"}]`)) + ".c2ln", `token payload is not a JSON object: got an array`},
 		{"payload string", header + "." + enc([]byte(`"x"`)) + ".c2ln", `token payload is not a JSON object: got a string`},
 		{"payload utf-8", header + "." + enc([]byte("{\"iss\":\"\xff\"}")) + ".c2ln", `token payload is not valid UTF-8`},
+		{"unencoded payload", enc([]byte(`{"alg":"HS256","b64":false,"crit":["b64"]}`)) + "." + payload + ".c2ln", `unencoded payloads (RFC 7797) are not supported`},
 		{"bad signature chars", header + "." + payload + ".a=b", `token signature is not unpadded base64url`},
 		{"duplicate claim", header + "." + enc([]byte(`{"iss":"i","iss":"j"}`)) + ".c2ln", `field "token": claim "iss" appears more than once`},
 	}

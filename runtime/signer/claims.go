@@ -92,8 +92,7 @@ func parseClaims(claims []byte, profile Profile) (*parsedClaims, error) {
 	return parsed, nil
 }
 
-// checkEvents checks the "events" claim of RFC 8417 section 2.2: a JSON
-// object with at least one member, each named by an absolute URI, each value
+// checkEvents checks the "events" claim of RFC 8417: a JSON object with at least one member, each named by an absolute URI, each value
 // a JSON object.
 func checkEvents(events json.RawMessage) error {
 	if events[0] != '{' {
@@ -127,51 +126,51 @@ func checkEvents(events json.RawMessage) error {
 	return nil
 }
 
-// expectObjectStart reads the opening brace of the object called what.
-func expectObjectStart(dec *json.Decoder, what string) error {
+// expectObjectStart reads the opening brace of the object called objectName.
+func expectObjectStart(dec *json.Decoder, objectName string) error {
 	token, err := dec.Token()
 	if errors.Is(err, io.EOF) {
-		return invalidClaims("%s: empty input: send one JSON object", what)
+		return invalidClaims("%s: empty input: send one JSON object", objectName)
 	}
 	if err != nil {
-		return invalidClaims("invalid JSON in %s: %v", what, err)
+		return invalidClaims("invalid JSON in %s: %v", objectName, err)
 	}
 	if token != json.Delim('{') {
-		return invalidClaims("%s must be a JSON object, not %s", what, tokenKind(token))
+		return invalidClaims("%s must be a JSON object, not %s", objectName, tokenKind(token))
 	}
 	return nil
 }
 
-// expectObjectEnd reads the closing brace of the object called what and
+// expectObjectEnd reads the closing brace of the object called objectName and
 // checks that nothing but white space follows it.
-func expectObjectEnd(dec *json.Decoder, what string) error {
+func expectObjectEnd(dec *json.Decoder, objectName string) error {
 	if _, err := dec.Token(); err != nil {
-		return invalidClaims("invalid JSON in %s: %v", what, err)
+		return invalidClaims("invalid JSON in %s: %v", objectName, err)
 	}
 	token, err := dec.Token()
 	if errors.Is(err, io.EOF) {
 		return nil
 	}
 	if err != nil {
-		return invalidClaims("invalid JSON after the object in %s: %v", what, err)
+		return invalidClaims("invalid JSON after the object in %s: %v", objectName, err)
 	}
-	return invalidClaims("%s must be one JSON object, but %s follows it", what, tokenKind(token))
+	return invalidClaims("%s must be one JSON object, but %s follows it", objectName, tokenKind(token))
 }
 
 // nextMember reads one member name and its raw value from an object.
-func nextMember(dec *json.Decoder, what string) (string, json.RawMessage, error) {
+func nextMember(dec *json.Decoder, objectName string) (string, json.RawMessage, error) {
 	token, err := dec.Token()
 	if err != nil {
-		return "", nil, invalidClaims("invalid JSON in %s: %v", what, err)
+		return "", nil, invalidClaims("invalid JSON in %s: %v", objectName, err)
 	}
 	name, ok := token.(string)
 	if !ok {
-		return "", nil, invalidClaims("invalid JSON in %s: member name %v is not a string", what, token)
+		return "", nil, invalidClaims("invalid JSON in %s: member name %v is not a string", objectName, token)
 	}
 
 	var value json.RawMessage
 	if err := dec.Decode(&value); err != nil {
-		return "", nil, invalidClaims("invalid JSON in %s: value of %q: %v", what, name, err)
+		return "", nil, invalidClaims("invalid JSON in %s: value of %q: %v", objectName, name, err)
 	}
 	return name, bytes.TrimSpace(value), nil
 }
@@ -220,7 +219,7 @@ func appendJSONString(out []byte, s string) []byte {
 		return append(out, '"')
 	}
 
-	encoded, _ := json.Marshal(s) // Marshal of a string cannot fail.
+	encoded, _ := json.Marshal(s) // json.Marshal returns no error for a string.
 	return append(out, encoded...)
 }
 

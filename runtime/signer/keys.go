@@ -25,8 +25,8 @@ import (
 	"github.com/lestrrat-go/jwx/v3/jwk"
 )
 
-// minRSABits is the smallest RSA modulus accepted, following the 2048-bit
-// minimum of NIST SP 800-131A for digital signatures.
+// minRSABits is the smallest RSA modulus accepted, in bits. jwx v3.4.0
+// rejects smaller RSA JWKs as well.
 const minRSABits = 2048
 
 // supportedKeys lists the accepted key types and their algorithms, for
@@ -232,14 +232,14 @@ func parsePEM(data []byte) (jwk.Key, error) {
 	return key, nil
 }
 
-// keySpec is what a key type allows.
+// keySpec is the display name and the accepted algorithms of a key type.
 type keySpec struct {
 	name       string   // for messages, such as "RSA" or "EC P-256"
 	algorithms []string // the first is the default
 }
 
 // describeKey returns the spec of a supported private key, or an error that
-// says why the key cannot sign.
+// explains why the key cannot sign.
 func describeKey(raw any) (keySpec, error) {
 	switch k := raw.(type) {
 	case *rsa.PrivateKey:
@@ -396,7 +396,8 @@ func chooseKeyID(key jwk.Key, requested string) (string, error) {
 }
 
 // encodeProtectedHeader returns the base64url-encoded JWS protected header.
-// RFC 8417 section 2.3 sets "typ" to "secevent+jwt".
+// RFC 8417 sets "typ" to "secevent+jwt" so that a SET cannot pass for
+// another kind of JWT.
 func encodeProtectedHeader(algorithm, keyID string) ([]byte, error) {
 	header, err := json.Marshal(struct {
 		Algorithm string `json:"alg"`

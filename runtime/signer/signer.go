@@ -7,8 +7,9 @@
 // other error from Sign is a host-side failure.
 //
 // Keys are loaded and described as JWKs with github.com/lestrrat-go/jwx/v3.
-// Sign builds the JWS signing input itself and calls the standard library
-// crypto packages, so it allocates little and never re-encodes claims.
+// Sign builds the JWS signing input itself from a protected header encoded
+// once, copies claim values without re-encoding them, and signs with the
+// standard library crypto packages.
 package signer
 
 import (
@@ -42,6 +43,10 @@ const (
 
 // Algorithm names as they appear in the JWS "alg" header (RFC 7518, and
 // RFC 8037 for EdDSA).
+//
+// NOTE: RFC 9864 deprecates "EdDSA" in favour of "Ed25519", as the jwa
+// package of jwx v3.4.0 records. Sign still writes "EdDSA", which jwx and
+// setverify accept.
 const (
 	algRS256 = "RS256"
 	algPS256 = "PS256"
@@ -75,6 +80,7 @@ type Options struct {
 	Profile Profile
 
 	// Now returns the current time for the "iat" claim. Default time.Now.
+	// Sign calls it without a lock, so it must be safe for concurrent use.
 	Now func() time.Time
 
 	// Random is the source of the 128 random bits of each "jti" claim.
@@ -83,8 +89,8 @@ type Options struct {
 	Random io.Reader
 }
 
-// Signer signs SETs with one private key. It is immutable after
-// construction, and its methods are safe for concurrent use.
+// Signer signs SETs with one private key. Its key, algorithm and options are
+// fixed at construction, and its methods are safe for concurrent use.
 type Signer struct {
 	issuer     string
 	issuerJSON []byte // Issuer encoded as a JSON string.
@@ -97,8 +103,7 @@ type Signer struct {
 	random    io.Reader
 	ownRandom bool // random is crypto/rand, which needs no lock.
 
-	// signFunc signs the SHA-256 digest of the signing input, or for EdDSA
-	// the signing input itself.
+	// signFunc returns the JWS signature of a signing input.
 	signFunc func(input []byte) ([]byte, error)
 
 	// protectedHeader is the base64url encoding of the protected header,
@@ -188,8 +193,8 @@ func (s *Signer) signPayload(payload []byte) ([]byte, error) {
 	headerLen := len(s.protectedHeader)
 	inputLen := headerLen + 1 + enc.EncodedLen(len(payload))
 
-	// The signature is at most 512 bytes (RSA 4096), so one allocation
-	// usually holds the whole token.
+	// Signatures of keys up to RSA 4096 fit in 512 bytes, so one
+	// allocation usually holds the whole token.
 	out := make([]byte, inputLen, inputLen+1+enc.EncodedLen(512))
 	copy(out, s.protectedHeader)
 	out[headerLen] = '.'

@@ -53,17 +53,17 @@ for wat in "${sources[@]}"; do
     wasm="${wat%.wat}.wasm"
     wat2wasm "$wat" -o "$tmp/$wasm"
     if [ ! -f "$wasm" ]; then
-        echo "missing: $wasm (run ./build.sh)" >&2
+        echo "build.sh: $wasm is missing; run ./build.sh to build it" >&2
         failed=1
     elif ! cmp -s "$wasm" "$tmp/$wasm"; then
-        echo "stale: $wasm differs from a fresh build of $wat (run ./build.sh)" >&2
+        echo "build.sh: $wasm differs from a fresh build of $wat; run ./build.sh and commit the result" >&2
         failed=1
     fi
 done
 
 for wasm in *.wasm; do
     if [ ! -f "${wasm%.wasm}.wat" ]; then
-        echo "orphan: $wasm has no ${wasm%.wasm}.wat" >&2
+        echo "build.sh: $wasm has no source ${wasm%.wasm}.wat; delete it or add the source" >&2
         failed=1
     fi
 done

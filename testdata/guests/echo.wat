@@ -2,7 +2,8 @@
 ;;
 ;; The event is read to offset 65536, the start of page 1, so page 0 keeps
 ;; the constant strings. When the event does not fit in the current memory,
-;; tw_on_event grows memory first, so events of any size are echoed whole.
+;; tw_on_event grows memory first, so every event that fits under the
+;; host's memory limit is echoed whole.
 ;;
 ;; tw_on_event returns 0 on success. On failure it calls set_error and
 ;; returns one of these codes:

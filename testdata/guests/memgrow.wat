@@ -3,9 +3,9 @@
 ;; out-of-bounds memory access. It does this on every event.
 ;;
 ;; The memory has no declared maximum, so only the host's memory limit
-;; stops the growth. Each new page gets one byte written, so the host must
-;; commit it. Without a host limit the guest reaches the 65536-page (4 GiB)
-;; limit of 32-bit memory.
+;; stops the growth. Each new page gets one byte written, so the operating
+;; system must back it with physical memory. Without a host limit the guest
+;; reaches the 65536-page (4 GiB) maximum of 32-bit memory.
 (module
   (memory (export "memory") 1)
 

@@ -31,7 +31,7 @@
 ;; (INVALID_ARGUMENT) in entries 0-6, a JWS length > 0 in entry 7 and the
 ;; same length in entry 8. When the per-event sign budget ends inside the
 ;; loop, entry 11 is 0, entry 12 equals entry 9 because every success comes
-;; before the first refusal, and entry 13 is -6 (LIMIT_EXCEEDED). Without
+;; before the first rejected call, and entry 13 is -6 (LIMIT_EXCEEDED). Without
 ;; the capability, sign returns -3 (NOT_PERMITTED).
 ;;
 ;; tw_on_event returns 0 after the report is emitted and 1 if that emit fails.

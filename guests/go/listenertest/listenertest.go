@@ -24,15 +24,15 @@ import (
 	"github.com/tokenwire/tokenwire/guests/go/internal/hostcall"
 )
 
-// Host is a fake tokenwire host. Set the exported configuration fields
-// before calling Init; the record fields fill as the listener runs.
+// Host is a fake tokenwire host. Set the configuration fields before calling
+// Init. The record fields fill as the listener runs.
 type Host struct {
 	// Config is the listener config JSON that config_read returns. A nil
 	// Config reads as "{}", as on the real host.
 	Config []byte
-	// Signer replaces the fake signer FakeSign. If it returns an error that
-	// is an abi.Status, sign returns that status; any other error returns
-	// abi.StatusInternal.
+	// Signer replaces the fake signer FakeSign. When it returns an error
+	// that is an abi.Status, sign returns that status. Any other error
+	// becomes abi.StatusInternal.
 	Signer func(claims []byte) (string, error)
 	// Emitter, when set, decides the result of every emit: a nil error
 	// records the emit, an error is returned to the listener as Signer's
@@ -47,8 +47,8 @@ type Host struct {
 	// calls the signer rejected.
 	Signed [][]byte
 
-	event     []byte // current event JSON; nil outside DeliverJSON
-	result    []byte // current sign result; nil when there is none
+	event     []byte // current event JSON, nil outside DeliverJSON
+	result    []byte // current sign result, nil when there is none
 	lastError string // message of the last set_error call in this export call
 	signCount int
 }

@@ -25,12 +25,13 @@ const fakeHeader = `{"alg":"none","typ":"secevent+jwt"}`
 // FakeSign checks claims by the rules of the sign host function and returns
 // an unsigned compact JWS of them, with an empty signature part.
 //
-// The claims must be a JSON object with an "events" object whose member
-// names are absolute URIs and whose values are objects, and without exp or
-// nonce; otherwise FakeSign returns abi.StatusInvalidArgument. The payload is
-// the claims with iss set to FakeIssuer, iat to FakeIssuedAt and jti to
-// "jti-N", where N counts the sign calls on h from 1, re-marshaled by
-// encoding/json, so members are in sorted order.
+// The claims must be a JSON object without exp or nonce. They must contain
+// an "events" object whose member names are absolute URIs and whose values
+// are objects. FakeSign returns abi.StatusInvalidArgument for other claims.
+//
+// The payload is the claims with iss set to FakeIssuer, iat to FakeIssuedAt
+// and jti to "jti-N", where N counts the sign calls on h from 1. It is
+// re-marshaled by encoding/json, so members are in sorted order.
 func (h *Host) FakeSign(claims []byte) (string, error) {
 	h.signCount++
 

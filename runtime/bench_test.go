@@ -1,0 +1,318 @@
+package runtime
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	goruntime "runtime"
+	"strings"
+	"testing"
+
+	"github.com/tetratelabs/wazero"
+
+	"github.com/tokenwire/tokenwire/abi"
+	"github.com/tokenwire/tokenwire/runtime/config"
+	"github.com/tokenwire/tokenwire/runtime/intake"
+	"github.com/tokenwire/tokenwire/runtime/signer"
+	"github.com/tokenwire/tokenwire/runtime/sink"
+)
+
+// Benchmarks of the dispatch path. docs/benchmarks.md records results and
+// the command that produced them. The sink "stdout" is a discardSink in
+// every benchmark, so the figures exclude sink I/O.
+
+// benchEventBytes is the size of the encoded benchmark event. An ID token
+// with a handful of profile claims encodes to about this size.
+const benchEventBytes = 1024
+
+// auditModule is the prebuilt Go audit example, which signs one SET per
+// event and emits it.
+var auditModule = filepath.Join("..", "examples", "audit", "audit.wasm")
+
+// discardSink accepts every payload and drops it.
+type discardSink struct{}
+
+func (discardSink) Publish(context.Context, []byte) error { return nil }
+func (discardSink) Close(context.Context) error           { return nil }
+
+// benchEvent returns a valid ID token event whose encoding is exactly
+// benchEventBytes long. A "padding" claim fills the claims object.
+func benchEvent(b *testing.B) *abi.Event {
+	b.Helper()
+	ev := testEvent("evt-bench-0001")
+	claims := func(padding int) []byte {
+		return []byte(`{"iss":"https://issuer.example.com","sub":"alice","aud":"client-a",` +
+			`"iat":1523304728,"exp":1523308328,"padding":"` + strings.Repeat("a", padding) + `"}`)
+	}
+	ev.Claims = claims(0)
+	padding := benchEventBytes - len(intake.Encode(ev))
+	if padding < 0 {
+		b.Fatalf("benchmark event without padding is %d bytes, more than %d", len(intake.Encode(ev)), benchEventBytes)
+	}
+	ev.Claims = claims(padding)
+
+	encoded := intake.Encode(ev)
+	if len(encoded) != benchEventBytes {
+		b.Fatalf("benchmark event encodes to %d bytes, expected %d", len(encoded), benchEventBytes)
+	}
+	if _, err := intake.Normalize(encoded, intake.Options{DefaultIssuer: testIssuer}); err != nil {
+		b.Fatalf("benchmark event is invalid: %v", err)
+	}
+	return ev
+}
+
+// newBenchRuntime starts a runtime for listeners that logs nothing, signs
+// with s (which may be nil) and sends the sink "stdout" to a discardSink.
+// The runtime is closed when the benchmark ends.
+func newBenchRuntime(b *testing.B, s Signer, listeners []config.Listener, opts ...Option) *Runtime {
+	b.Helper()
+	cfg := benchConfig(b, listeners)
+	opts = append([]Option{
+		WithLogger(slog.New(slog.DiscardHandler)),
+		WithSink("stdout", discardSink{}),
+	}, opts...)
+	if s != nil {
+		opts = append(opts, WithSigner(s))
+	}
+	rt, err := New(context.Background(), cfg, opts...)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = rt.Close(context.Background()) })
+	return rt
+}
+
+// benchConfig returns a normalized config with the sink "stdout" and
+// listeners.
+func benchConfig(b *testing.B, listeners []config.Listener) *config.Config {
+	b.Helper()
+	cfg := &config.Config{
+		Issuer:    testIssuer,
+		Sinks:     []config.Sink{{Name: "stdout", Type: "stdout"}},
+		Listeners: listeners,
+	}
+	if err := cfg.Normalize(); err != nil {
+		b.Fatal(err)
+	}
+	return cfg
+}
+
+// minimalListener returns the minimal guest with the stdout sink and
+// without the sign grant, so it needs no signer.
+func minimalListener(poolSize int) config.Listener {
+	lc := listenerFor("minimal", "minimal")
+	lc.Sign = false
+	lc.PoolSize = poolSize
+	return lc
+}
+
+// auditListener returns the Go audit example, emitting to "stdout".
+func auditListener() config.Listener {
+	return config.Listener{
+		Name:       "audit",
+		Module:     auditModule,
+		ConfigJSON: []byte(`{"sink":"stdout"}`),
+		Sign:       true,
+		Sinks:      []string{"stdout"},
+	}
+}
+
+// benchSigners returns the signers the audit benchmarks compare: a
+// generated RSA 2048 key (RS256) and an EC P-256 key (ES256).
+func benchSigners(b *testing.B) []*signer.Signer {
+	b.Helper()
+	rs256, err := signer.Ephemeral(signer.Options{Issuer: testIssuer})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return []*signer.Signer{rs256, testSigner(b)}
+}
+
+// BenchmarkDispatchMinimal measures one event through the minimal guest:
+// pool checkout, per-call context with deadline, event_read, emit and the
+// sink call. "Dispatch" includes intake.Encode, "DispatchEncoded" does not.
+func BenchmarkDispatchMinimal(b *testing.B) {
+	ev := benchEvent(b)
+	encoded := intake.Encode(ev)
+	ctx := context.Background()
+
+	b.Run("DispatchEncoded", func(b *testing.B) {
+		rt := newBenchRuntime(b, nil, []config.Listener{minimalListener(1)})
+		b.SetBytes(int64(len(encoded)))
+		b.ReportAllocs()
+		for b.Loop() {
+			if err := rt.DispatchEncoded(ctx, ev.ID, ev.Type, encoded); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("Dispatch", func(b *testing.B) {
+		rt := newBenchRuntime(b, nil, []config.Listener{minimalListener(1)})
+		b.SetBytes(int64(len(encoded)))
+		b.ReportAllocs()
+		for b.Loop() {
+			if err := rt.Dispatch(ctx, ev); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+// nativeSink is an interface value so that the compiler cannot inline or
+// remove the Publish call in BenchmarkNativeCopy.
+var nativeSink sink.Sink = discardSink{}
+
+// BenchmarkNativeCopy is the Go baseline of BenchmarkDispatchMinimal: it
+// copies the encoded event into a 64 KiB buffer, as event_read copies it
+// into guest memory, and publishes the copy to a discardSink.
+func BenchmarkNativeCopy(b *testing.B) {
+	encoded := intake.Encode(benchEvent(b))
+	buf := make([]byte, 64<<10)
+	ctx := context.Background()
+	b.SetBytes(int64(len(encoded)))
+	b.ReportAllocs()
+	for b.Loop() {
+		n := copy(buf, encoded)
+		if err := nativeSink.Publish(ctx, buf[:n]); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkDispatchParallel measures DispatchEncoded to the minimal guest
+// from GOMAXPROCS goroutines, with a pool of GOMAXPROCS instances.
+func BenchmarkDispatchParallel(b *testing.B) {
+	ev := benchEvent(b)
+	encoded := intake.Encode(ev)
+	rt := newBenchRuntime(b, nil, []config.Listener{minimalListener(goruntime.GOMAXPROCS(0))})
+	ctx := context.Background()
+
+	b.SetBytes(int64(len(encoded)))
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if err := rt.DispatchEncoded(ctx, ev.ID, ev.Type, encoded); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}
+
+// BenchmarkDispatchAuditGo measures one event through the Go audit example,
+// which decodes the event, builds the SET claims, calls sign and emits the
+// token, per signing algorithm.
+func BenchmarkDispatchAuditGo(b *testing.B) {
+	ev := benchEvent(b)
+	encoded := intake.Encode(ev)
+	ctx := context.Background()
+	for _, s := range benchSigners(b) {
+		b.Run(s.Algorithm(), func(b *testing.B) {
+			rt := newBenchRuntime(b, s, []config.Listener{auditListener()})
+			b.SetBytes(int64(len(encoded)))
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := rt.DispatchEncoded(ctx, ev.ID, ev.Type, encoded); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkSignAuditClaims measures Signer.Sign alone on claims of the
+// shape the audit example builds for the benchmark event, with the signers
+// of BenchmarkDispatchAuditGo, so the two can be compared.
+func BenchmarkSignAuditClaims(b *testing.B) {
+	ev := benchEvent(b)
+	claims := fmt.Appendf(nil, `{"txn":%q,"sub_id":{"format":"iss_sub","iss":%q,"sub":%q},`+
+		`"events":{"https://tokenwire.dev/secevent/token-issued":`+
+		`{"token_type":"id_token","client_id":%q,"issued_at":%d,"event_id":%q}}}`,
+		ev.ID, ev.Issuer, ev.Subject, ev.ClientID, ev.Time, ev.ID)
+	for _, s := range benchSigners(b) {
+		b.Run(s.Algorithm(), func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := s.Sign(claims); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkLoadAuditGo measures New and Close of a runtime with the Go
+// audit example. "Compile" gives each runtime a new compilation cache, so
+// every iteration compiles the module. "Cached" shares one warm cache, so an
+// iteration creates the wazero runtime, instantiates WASI and the host
+// module, and starts one instance (instantiation, _initialize and tw_init).
+func BenchmarkLoadAuditGo(b *testing.B) {
+	ctx := context.Background()
+	s := testSigner(b)
+	cfg := benchConfig(b, []config.Listener{auditListener()})
+	load := func(b *testing.B, cache wazero.CompilationCache) {
+		b.Helper()
+		rt, err := New(ctx, cfg,
+			WithLogger(slog.New(slog.DiscardHandler)),
+			WithSigner(s),
+			WithSink("stdout", discardSink{}),
+			WithCompilationCache(cache))
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := rt.Close(ctx); err != nil {
+			b.Fatal(err)
+		}
+	}
+
+	b.Run("Compile", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			cache := wazero.NewCompilationCache()
+			load(b, cache)
+			if err := cache.Close(ctx); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("Cached", func(b *testing.B) {
+		cache := wazero.NewCompilationCache()
+		b.Cleanup(func() { _ = cache.Close(ctx) })
+		load(b, cache)
+		b.ReportAllocs()
+		for b.Loop() {
+			load(b, cache)
+		}
+	})
+}
+
+// BenchmarkNewInstance measures the creation of one pool instance of a
+// loaded listener (instantiation, _initialize and tw_init) and its close.
+// The pool creates an instance when an event finds no idle one and the pool
+// is below its size.
+func BenchmarkNewInstance(b *testing.B) {
+	ctx := context.Background()
+	cases := []struct {
+		name     string
+		listener config.Listener
+	}{
+		{"minimal", minimalListener(1)},
+		{"audit", auditListener()},
+	}
+	for _, c := range cases {
+		b.Run(c.name, func(b *testing.B) {
+			rt := newBenchRuntime(b, testSigner(b), []config.Listener{c.listener})
+			l := rt.listeners[0]
+			b.ReportAllocs()
+			for b.Loop() {
+				inst, err := l.newInstance(ctx)
+				if err != nil {
+					b.Fatal(err)
+				}
+				inst.close(ctx)
+			}
+		})
+	}
+}
