@@ -97,6 +97,7 @@ func describeModule(rt wazero.Runtime, compiled wazero.CompiledModule, code []by
 		errs = append(errs, fmt.Errorf("unknown import %q: a listener must define and export its own memory, not import it", module+"."+name))
 	}
 	slices.Sort(info.Imports)
+	info.Imports = slices.Compact(info.Imports)
 	if len(errs) > 0 {
 		return info, errors.Join(errs...)
 	}

@@ -28,7 +28,8 @@ func cmdCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintf(stderr, "tokenwire check: %v\n", err)
 		return exitUsage
 	}
-	s, err := newSigner(cfg, logger)
+	quiet, _ := newLogger(io.Discard, "error")
+	s, err := newSigner(cfg, quiet)
 	if err != nil {
 		fmt.Fprintf(stderr, "tokenwire check: %v\n", err)
 		return exitUsage
@@ -48,6 +49,12 @@ func cmdCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	defer closeWith(context.Background(), logger, "runtime", rt)
 
 	fmt.Fprintf(stdout, "config %s: ok\n", *configPath)
+	switch {
+	case cfg.Signing.KeyFile != "":
+		fmt.Fprintf(stdout, "signing      %s, %s, kid %s\n", cfg.Signing.KeyFile, s.Algorithm(), s.KeyID())
+	case s != nil:
+		fmt.Fprintln(stdout, "signing      no signing.key_file: tokenwire run would sign with an ephemeral key")
+	}
 	for _, l := range rt.Listeners() {
 		b := l.Budgets
 		fmt.Fprintf(stdout, "\nlistener %s\n", l.Name)

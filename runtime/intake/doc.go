@@ -7,7 +7,7 @@
 //
 //	id         string   unique event id
 //	type       string   "id_token.issued" or "access_token.issued", spelled exactly
-//	time       integer  unix seconds when the token was issued
+//	time       integer  unix seconds when the token was issued, not negative
 //	issuer     string
 //	client_id  string
 //	subject    string   optional
@@ -19,7 +19,9 @@
 // the wrong JSON type (such as "time": "123") and an unknown event type
 // reject the event with an error that names the field. Exactly one of
 // claims and token must be given. Claim names must be unique at the top
-// level of the claims set (RFC 7519 section 4).
+// level of the claims set (RFC 7519 section 4). An event longer than
+// Options.MaxEventBytes (DefaultMaxEventBytes, 256 KiB, when unset) is
+// rejected with ErrTooLarge.
 //
 // Claims and context reach listeners byte for byte as the sender wrote
 // them, including whitespace, so a 20-digit integer claim keeps all its

@@ -119,8 +119,8 @@ func claimsFromToken(token string, keys jwk.Set) ([]byte, error) {
 // The key is chosen by the token's "kid" header. A token without "kid" is
 // checked against the only key of a set with exactly one key, and rejected
 // when the set has more keys. A key without "alg" accepts the algorithms
-// that fit its key type, so a JWKS published without "alg" still works;
-// "none" never fits a key.
+// that fit its key type, so a JWKS published without "alg" still works.
+// The algorithm "none" fits no key type.
 func verifyToken(token string, keys jwk.Set) error {
 	_, err := jws.Verify([]byte(token),
 		jws.WithCompact(),

@@ -123,7 +123,7 @@ func TestTokenMalformed(t *testing.T) {
 	}
 }
 
-// testKeys holds RSA keys made once for the signature tests.
+// testKeys contains the RSA keys made once for the signature tests.
 var testKeys struct {
 	once    sync.Once
 	k1, k2  jwk.Key // private keys with kid "k1" and "k2"
@@ -168,11 +168,23 @@ func loadTestKeys(t *testing.T) {
 // publicSet returns a jwk.Set with the public halves of keys.
 func publicSet(t *testing.T, keys ...jwk.Key) jwk.Set {
 	t.Helper()
+	return publicSetWithAlg(t, "", keys...)
+}
+
+// publicSetWithAlg is publicSet with the "alg" parameter of every key set
+// to alg, unless alg is empty.
+func publicSetWithAlg(t *testing.T, alg string, keys ...jwk.Key) jwk.Set {
+	t.Helper()
 	set := jwk.NewSet()
 	for _, key := range keys {
 		public, err := key.PublicKey()
 		if err != nil {
 			t.Fatal(err)
+		}
+		if alg != "" {
+			if err := public.Set(jwk.AlgorithmKey, alg); err != nil {
+				t.Fatal(err)
+			}
 		}
 		if err := set.AddKey(public); err != nil {
 			t.Fatal(err)
@@ -219,6 +231,10 @@ func TestTokenSignature(t *testing.T) {
 		{"wrong key same kid", good, publicSet(t, testKeys.k1Other), "token signature check failed"},
 		{"unknown kid", signToken(t, payload, testKeys.k2), publicSet(t, testKeys.k1), `failed to find key with key ID "k2"`},
 		{"alg none", unsecured, publicSet(t, testKeys.k1), "token signature check failed"},
+		{"key alg valid", good, publicSetWithAlg(t, "RS256", testKeys.k1), ""},
+		{"key alg tampered", tampered, publicSetWithAlg(t, "RS256", testKeys.k1), "token signature check failed"},
+		{"key alg none token", unsecured, publicSetWithAlg(t, "RS256", testKeys.k1), "token signature check failed"},
+		{"key alg mismatch", good, publicSetWithAlg(t, "PS256", testKeys.k1), "token signature check failed"},
 		{"no kid one key", signToken(t, payload, withoutKid), publicSet(t, testKeys.k2), ""},
 		{"no kid two keys", signToken(t, payload, withoutKid), publicSet(t, testKeys.k1, testKeys.k2), "token signature check failed"},
 	}
