@@ -23,15 +23,16 @@
 // Options.MaxEventBytes (DefaultMaxEventBytes, 256 KiB, when unset) is
 // rejected with ErrTooLarge.
 //
-// Claims and context reach listeners byte for byte as the sender wrote
-// them, including whitespace, so a 20-digit integer claim keeps all its
-// digits. The package decodes only the few claims listed below and never
+// Claims and context reach listeners with every token (string, number,
+// literal) exactly as the sender wrote it, so a 20-digit integer claim keeps
+// all its digits. Only whitespace between tokens is removed, so an event
+// encodes to one line. The package decodes only the few claims listed below and never
 // turns the claims set into Go maps or float64 values.
 //
 // # Token form
 //
 // With "token", the claims set is the JWT's payload: the base64url-decoded
-// bytes as the issuer signed them, without surrounding whitespace. The
+// bytes as the issuer signed them, compacted like any other claims. The
 // token must have three base64url segments, and its header and payload
 // must be JSON objects. Encrypted JWTs (JWE) are not supported. When
 // Options.TokenKeys is set, the signature must verify with the key named by
@@ -71,7 +72,7 @@
 // # Output
 //
 // Encode writes an event as the JSON object that a listener reads with
-// event_read, with no whitespace outside claims and context, which it
-// copies byte for byte. Normalize accepts Encode's output and returns the
+// event_read: compact JSON on one line, with claims and context copied
+// byte for byte from the normalized event. Normalize accepts Encode's output and returns the
 // same event.
 package intake

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"io"
 	"math"
@@ -223,15 +224,31 @@ func buildEvent(fields *rawEvent, opts Options) (*abi.Event, *Error) {
 	}
 
 	// One copy contains claims and context, so the event never aliases the
-	// caller's buffer.
+	// caller's buffer. Both are compacted, so the encoded event is one line
+	// whatever the sender's formatting; compacting removes only whitespace
+	// between tokens, so numbers and strings keep their exact text.
 	buf := make([]byte, 0, len(claims)+len(given.context))
-	buf = append(buf, claims...)
-	event.Claims = buf[:len(claims):len(claims)]
+	buf = appendCompact(buf, claims)
+	n := len(buf)
+	event.Claims = buf[:n:n]
 	if given.context != nil {
-		buf = append(buf, given.context...)
-		event.Context = buf[len(claims):]
+		buf = appendCompact(buf, given.context)
+		event.Context = buf[n:]
 	}
 	return event, nil
+}
+
+// appendCompact appends src, valid JSON, to dst without insignificant
+// whitespace. Input without any whitespace byte is copied as it is.
+func appendCompact(dst, src []byte) []byte {
+	if bytes.IndexAny(src, " \t\r\n") < 0 {
+		return append(dst, src...)
+	}
+	var compact bytes.Buffer
+	if err := json.Compact(&compact, src); err != nil {
+		return append(dst, src...)
+	}
+	return append(dst, compact.Bytes()...)
 }
 
 // checkGivenFields type-checks every field but claims and token.
