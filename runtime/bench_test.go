@@ -8,6 +8,7 @@ import (
 	goruntime "runtime"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tetratelabs/wazero"
 
@@ -108,6 +109,12 @@ func minimalListener(poolSize int) config.Listener {
 }
 
 // auditListener returns the Go audit example, emitting to "stdout".
+//
+// The deadline is 10 s instead of the default 500 ms because one deadline
+// covers instantiation, _initialize and tw_init. Those take about 5 ms on an
+// idle machine, but exceeded 500 ms in some runs on a 2-vCPU VM with a load
+// average of 7.5, which failed New. The deadline value does not change the
+// per-call cost, because every call creates its timer either way.
 func auditListener() config.Listener {
 	return config.Listener{
 		Name:       "audit",
@@ -115,6 +122,7 @@ func auditListener() config.Listener {
 		ConfigJSON: []byte(`{"sink":"stdout"}`),
 		Sign:       true,
 		Sinks:      []string{"stdout"},
+		Deadline:   config.Duration(10 * time.Second),
 	}
 }
 

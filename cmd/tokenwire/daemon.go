@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/tokenwire/tokenwire/internal/server"
-	twruntime "github.com/tokenwire/tokenwire/runtime"
 	"github.com/tokenwire/tokenwire/runtime/config"
 )
 
@@ -68,23 +67,8 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		logger.Info("no --config given: running the embedded default (audit listener, stdout sink)")
 	}
 
-	s, err := newSigner(cfg, logger)
+	rt, intakeOpts, err := startRuntime(ctx, cfg, logger, stdout)
 	if err != nil {
-		fmt.Fprintf(stderr, "tokenwire run: %v\n", err)
-		return exitUsage
-	}
-	opts := []twruntime.Option{twruntime.WithLogger(logger), twruntime.WithStdout(stdout)}
-	if s != nil {
-		opts = append(opts, twruntime.WithSigner(s))
-	}
-	rt, err := twruntime.New(ctx, cfg, opts...)
-	if err != nil {
-		fmt.Fprintf(stderr, "tokenwire run: %v\n", err)
-		return exitUsage
-	}
-	intakeOpts, err := intakeOptions(cfg)
-	if err != nil {
-		closeWith(context.Background(), logger, "runtime", rt)
 		fmt.Fprintf(stderr, "tokenwire run: %v\n", err)
 		return exitUsage
 	}

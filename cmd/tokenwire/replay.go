@@ -7,7 +7,6 @@ import (
 	"io"
 	"os"
 
-	twruntime "github.com/tokenwire/tokenwire/runtime"
 	"github.com/tokenwire/tokenwire/runtime/config"
 	"github.com/tokenwire/tokenwire/runtime/intake"
 )
@@ -76,27 +75,13 @@ func cmdReplay(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 	}
 	defer closeInput()
 
-	s, err := newSigner(cfg, logger)
-	if err != nil {
-		fmt.Fprintf(stderr, "tokenwire replay: %v\n", err)
-		return exitUsage
-	}
-	opts := []twruntime.Option{twruntime.WithLogger(logger), twruntime.WithStdout(stdout)}
-	if s != nil {
-		opts = append(opts, twruntime.WithSigner(s))
-	}
-	rt, err := twruntime.New(ctx, cfg, opts...)
+	rt, intakeOpts, err := startRuntime(ctx, cfg, logger, stdout)
 	if err != nil {
 		fmt.Fprintf(stderr, "tokenwire replay: %v\n", err)
 		return exitUsage
 	}
 	defer closeWith(context.Background(), logger, "runtime", rt)
 
-	intakeOpts, err := intakeOptions(cfg)
-	if err != nil {
-		fmt.Fprintf(stderr, "tokenwire replay: %v\n", err)
-		return exitUsage
-	}
 	var total, invalid, failed int
 	dec := intake.NewDecoder(in, intakeOpts)
 	for {

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -11,6 +12,7 @@ import (
 	"github.com/lestrrat-go/jwx/v3/jwk"
 
 	"github.com/tokenwire/tokenwire/examples"
+	twruntime "github.com/tokenwire/tokenwire/runtime"
 	"github.com/tokenwire/tokenwire/runtime/config"
 	"github.com/tokenwire/tokenwire/runtime/intake"
 	"github.com/tokenwire/tokenwire/runtime/signer"
@@ -78,6 +80,26 @@ func newSigner(cfg *config.Config, logger *slog.Logger) (*signer.Signer, error) 
 		}
 	}
 	return nil, nil
+}
+
+// startRuntime loads the signer and every listener of cfg, with stdout
+// sinks writing to stdout and extra options appended, and returns the
+// runtime with the event decoding options for cfg.
+func startRuntime(ctx context.Context, cfg *config.Config, logger *slog.Logger, stdout io.Writer, extra ...twruntime.Option) (*twruntime.Runtime, intake.Options, error) {
+	intakeOpts, err := intakeOptions(cfg)
+	if err != nil {
+		return nil, intakeOpts, err
+	}
+	s, err := newSigner(cfg, logger)
+	if err != nil {
+		return nil, intakeOpts, err
+	}
+	opts := []twruntime.Option{twruntime.WithLogger(logger), twruntime.WithStdout(stdout)}
+	if s != nil {
+		opts = append(opts, twruntime.WithSigner(s))
+	}
+	rt, err := twruntime.New(ctx, cfg, append(opts, extra...)...)
+	return rt, intakeOpts, err
 }
 
 // intakeOptions returns the event decoding options for cfg.

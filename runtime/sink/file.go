@@ -2,6 +2,7 @@ package sink
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"sync"
@@ -28,9 +29,9 @@ const (
 type File struct {
 	mu     sync.Mutex
 	f      *os.File
+	lines  *Lines
 	policy FsyncPolicy
 	dirty  bool
-	buf    []byte
 	closed bool
 	stop   chan struct{}
 	done   chan struct{}
@@ -43,7 +44,7 @@ func OpenFile(path string, policy FsyncPolicy, interval time.Duration) (*File, e
 	if err != nil {
 		return nil, fmt.Errorf("open file sink: %w", err)
 	}
-	s := &File{f: f, policy: policy}
+	s := &File{f: f, lines: NewLines(f), policy: policy}
 	if policy == FsyncInterval {
 		if interval <= 0 {
 			interval = time.Second
@@ -56,19 +57,18 @@ func OpenFile(path string, policy FsyncPolicy, interval time.Duration) (*File, e
 }
 
 // Publish appends payload and a newline with one write call, and syncs
-// first under FsyncAlways.
-func (s *File) Publish(_ context.Context, payload []byte) error {
-	if err := checkLine(payload); err != nil {
-		return err
-	}
+// under FsyncAlways.
+func (s *File) Publish(ctx context.Context, payload []byte) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
 		return ErrClosed
 	}
-	s.buf = append(append(s.buf[:0], payload...), '\n')
-	if _, err := s.f.Write(s.buf); err != nil {
-		return fmt.Errorf("%w: write %s: %v", ErrUnavailable, s.f.Name(), err)
+	if err := s.lines.Publish(ctx, payload); err != nil {
+		if errors.Is(err, ErrInvalidPayload) {
+			return err
+		}
+		return fmt.Errorf("%w: %s: %v", ErrUnavailable, s.f.Name(), err)
 	}
 	s.dirty = true
 	if s.policy == FsyncAlways {
