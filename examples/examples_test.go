@@ -223,7 +223,7 @@ func TestClaimFilterBadConfig(t *testing.T) {
 	for name, configJSON := range cases {
 		t.Run(name, func(t *testing.T) {
 			_, _, err := start(t, "claimfilter/claimfilter.wasm", configJSON, false)
-			if !errors.Is(err, twruntime.ErrModule) || !strings.Contains(err.Error(), "tw_init failed") {
+			if !errors.Is(err, twruntime.ErrStart) || !strings.Contains(err.Error(), "tw_init failed") {
 				t.Errorf("error = %v, want tw_init to fail the load", err)
 			}
 		})

@@ -180,6 +180,9 @@ func hostSign(inst *instance, mem api.Memory, args []uint64) int32 {
 	}
 	l := inst.l
 	if !l.cfg.Sign || l.signer == nil {
+		if inst.takeLogLine() {
+			l.logger.Warn("sign rejected", "reason", "listener not granted sign: set sign: true for it")
+		}
 		return int32(abi.StatusNotPermitted)
 	}
 	if inst.signs >= l.cfg.Budgets.Signs {
@@ -221,10 +224,13 @@ func hostEmit(inst *instance, mem api.Memory, args []uint64) int32 {
 	}
 	l := inst.l
 	target, known := l.sinks[string(name)]
-	if !known {
-		return int32(abi.StatusNotFound)
-	}
-	if target == nil {
+	if !known || target == nil {
+		if inst.takeLogLine() {
+			l.logger.Warn("emit rejected", "sink", string(name), "reason", sinkRejection(known))
+		}
+		if !known {
+			return int32(abi.StatusNotFound)
+		}
 		return int32(abi.StatusNotPermitted)
 	}
 	if inst.emits >= l.cfg.Budgets.Emits {
@@ -250,6 +256,13 @@ func hostEmit(inst *instance, mem api.Memory, args []uint64) int32 {
 		l.logger.Error("emit failed", "sink", string(name), "error", err)
 		return int32(abi.StatusInternal)
 	}
+}
+
+func sinkRejection(known bool) string {
+	if known {
+		return "sink not granted to this listener: add it to the listener's sinks"
+	}
+	return "no sink of this name is configured"
 }
 
 // guestOutput turns what a guest writes to a WASI stream into log lines,

@@ -282,6 +282,9 @@ func TestHostEmit(t *testing.T) {
 	expectStatus(t, "emit", p.call("emit", probeStdout, 6, probeHello, 5), abi.StatusOK)
 	expectStatus(t, "emit over budget", p.call("emit", probeStdout, 6, probeHello, 5), abi.StatusLimitExceeded)
 
+	p.inst.end()
+	mustContain(t, "logs", p.env.logs.String(), "emit rejected", "sink=no-such-sink", "sink=other", "not granted")
+
 	got := p.env.out.all()
 	if len(got) != 1 || got[0] != "hello" {
 		t.Errorf("stdout sink got %q, want [hello]", got)

@@ -36,6 +36,8 @@ type listener struct {
 	sinks    map[string]sink.Sink // every known sink; nil when not granted
 	wasm     wazero.Runtime
 	compiled wazero.CompiledModule
+	// noBackoff disables the backoff, so every event reaches the module.
+	noBackoff bool
 
 	// tokens holds one token per instance that may exist; idle holds
 	// instances ready for an event.
@@ -139,7 +141,7 @@ func (l *listener) record(eventID string, err error) {
 	l.stats.lastError.Store(&msg)
 	l.failures++
 	l.logger.Error("listener failed on event", "event_id", eventID, "error", err, "consecutive_failures", l.failures)
-	if l.failures >= backoffThreshold {
+	if l.failures >= backoffThreshold && !l.noBackoff {
 		delay := backoffBase << min(l.failures-backoffThreshold, 16)
 		delay = min(delay, backoffMax)
 		delay += time.Duration(rand.Int64N(int64(delay)/5 + 1))

@@ -15,10 +15,16 @@ import (
 	"github.com/tokenwire/tokenwire/abi"
 )
 
-// ErrModule is wrapped by every error about a module that cannot be used:
-// it does not compile, lacks a required export, has an unknown import, or
-// its tw_init fails.
-var ErrModule = errors.New("invalid module")
+// Errors New wraps when a listener cannot start.
+var (
+	// ErrModule means the module cannot be used: it does not compile,
+	// lacks a required export or has an unknown import.
+	ErrModule = errors.New("invalid module")
+	// ErrStart means the module is valid but its first instance did not
+	// start: _initialize trapped, or tw_init failed, most often because of
+	// the listener's config.
+	ErrStart = errors.New("listener failed to start")
+)
 
 // ModuleInfo describes a loaded module.
 type ModuleInfo struct {

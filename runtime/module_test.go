@@ -33,8 +33,12 @@ func TestLoadRejects(t *testing.T) {
 			if err == nil {
 				t.Fatal("runtime started, want a load error")
 			}
-			if !errors.Is(err, ErrModule) {
-				t.Errorf("error %v does not wrap ErrModule", err)
+			wantErr := ErrModule
+			if c.guest == "init_fails" {
+				wantErr = ErrStart
+			}
+			if !errors.Is(err, wantErr) {
+				t.Errorf("error %v does not wrap %v", err, wantErr)
 			}
 			msg := err.Error()
 			mustContain(t, "error", msg, append(c.want, fmt.Sprintf("listener %q", c.guest), c.guest+".wasm")...)
@@ -220,5 +224,23 @@ func TestBackoffRecovers(t *testing.T) {
 	l.record("ok", nil)
 	if l.backoffRemaining() != 0 || l.failures != 0 {
 		t.Errorf("after a success: remaining %s, failures %d; want 0, 0", l.backoffRemaining(), l.failures)
+	}
+}
+
+func TestBackoffDisabled(t *testing.T) {
+	cfg := &config.Config{Listeners: []config.Listener{{Name: "trap", Module: guestPath("trap")}}}
+	if err := cfg.Normalize(); err != nil {
+		t.Fatal(err)
+	}
+	rt, err := New(context.Background(), cfg, WithLogger(testLogger(&logBuffer{})), WithBackoff(false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rt.Close(context.Background())
+	for i := range 2 * backoffThreshold {
+		err := rt.Dispatch(context.Background(), testEvent(fmt.Sprint(i)))
+		if kindOf(err) != FailTrap {
+			t.Fatalf("event %d: %v, want a trap from the module itself", i, err)
+		}
 	}
 }

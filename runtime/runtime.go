@@ -49,11 +49,12 @@ type Signer interface {
 type Option func(*options)
 
 type options struct {
-	logger *slog.Logger
-	signer Signer
-	sinks  map[string]sink.Sink
-	stdout io.Writer
-	cache  wazero.CompilationCache
+	logger    *slog.Logger
+	signer    Signer
+	sinks     map[string]sink.Sink
+	stdout    io.Writer
+	cache     wazero.CompilationCache
+	noBackoff bool
 }
 
 // WithLogger sets the logger. Default: slog.Default().
@@ -67,6 +68,11 @@ func WithSigner(s Signer) Option { return func(o *options) { o.signer = s } }
 func WithSink(name string, s sink.Sink) Option {
 	return func(o *options) { o.sinks[name] = s }
 }
+
+// WithBackoff turns the backoff of repeatedly failing listeners on (the
+// default) or off. Off suits batch tools such as replay, where every event
+// should reach every listener however many failed before it.
+func WithBackoff(enabled bool) Option { return func(o *options) { o.noBackoff = !enabled } }
 
 // WithStdout sets where stdout sinks write. Default os.Stdout.
 func WithStdout(w io.Writer) Option { return func(o *options) { o.stdout = w } }
@@ -96,6 +102,7 @@ type Runtime struct {
 	byType    map[string][]*listener
 	sinks     map[string]sink.Sink
 	ownSinks  []sink.Sink
+	noBackoff bool
 
 	mu       sync.RWMutex
 	closed   bool
@@ -114,7 +121,7 @@ func New(ctx context.Context, cfg *config.Config, opts ...Option) (*Runtime, err
 	if o.cache == nil {
 		o.cache = processCache()
 	}
-	r := &Runtime{cfg: cfg, logger: o.logger, signer: o.signer, byType: map[string][]*listener{}, sinks: map[string]sink.Sink{}}
+	r := &Runtime{cfg: cfg, logger: o.logger, signer: o.signer, noBackoff: o.noBackoff, byType: map[string][]*listener{}, sinks: map[string]sink.Sink{}}
 
 	if err := r.openSinks(cfg, o); err != nil {
 		r.closeSinks(ctx)
@@ -138,7 +145,7 @@ func New(ctx context.Context, cfg *config.Config, opts ...Option) (*Runtime, err
 		l, err := r.loadListener(ctx, cfg.Listeners[i], o.cache)
 		if err != nil {
 			_ = r.Close(ctx)
-			return nil, fmt.Errorf("listener %q: %w", cfg.Listeners[i].Name, err)
+			return nil, fmt.Errorf("%slistener %q: %w", location(cfg, cfg.Listeners[i].Line), cfg.Listeners[i].Name, err)
 		}
 		r.listeners = append(r.listeners, l)
 		for _, t := range l.cfg.Events {
@@ -181,8 +188,11 @@ func (r *Runtime) loadListener(ctx context.Context, lc config.Listener, cache wa
 	if code == nil {
 		var err error
 		code, err = os.ReadFile(lc.Module)
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("module %s not found: check the listener's module path: %w", lc.Module, err)
+		}
 		if err != nil {
-			return nil, fmt.Errorf("%w: read module: %v", ErrModule, err)
+			return nil, fmt.Errorf("read module: %w", err)
 		}
 	}
 	if lc.Sign && r.signer == nil {
@@ -195,13 +205,14 @@ func (r *Runtime) loadListener(ctx context.Context, lc config.Listener, cache wa
 		WithMemoryLimitPages(pages).
 		WithCloseOnContextDone(true))
 	l := &listener{
-		cfg:    lc,
-		logger: r.logger.With("listener", lc.Name),
-		signer: r.signer,
-		sinks:  make(map[string]sink.Sink, len(r.sinks)),
-		wasm:   wasm,
-		tokens: make(chan struct{}, lc.PoolSize),
-		idle:   make(chan *instance, lc.PoolSize),
+		cfg:       lc,
+		logger:    r.logger.With("listener", lc.Name),
+		signer:    r.signer,
+		noBackoff: r.noBackoff,
+		sinks:     make(map[string]sink.Sink, len(r.sinks)),
+		wasm:      wasm,
+		tokens:    make(chan struct{}, lc.PoolSize),
+		idle:      make(chan *instance, lc.PoolSize),
 	}
 	for name := range r.sinks {
 		l.sinks[name] = nil
@@ -232,10 +243,23 @@ func (r *Runtime) loadListener(ctx context.Context, lc config.Listener, cache wa
 
 	inst, err := l.acquire(ctx)
 	if err != nil {
-		return fail(fmt.Errorf("module %s: %w: %w", moduleName(lc), ErrModule, err))
+		return fail(fmt.Errorf("module %s: %w: %w", moduleName(lc), ErrStart, err))
 	}
 	l.release(inst)
 	return l, nil
+}
+
+// location returns "file:line: " for a config entry, or "" when the config
+// was not read from a file.
+func location(cfg *config.Config, line int) string {
+	switch {
+	case cfg.Path == "":
+		return ""
+	case line > 0:
+		return fmt.Sprintf("%s:%d: ", cfg.Path, line)
+	default:
+		return cfg.Path + ": "
+	}
 }
 
 func moduleName(lc config.Listener) string {

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	twruntime "github.com/tokenwire/tokenwire/runtime"
+	"github.com/tokenwire/tokenwire/runtime/config"
 	"github.com/tokenwire/tokenwire/runtime/sink"
 )
 
@@ -16,7 +17,7 @@ func cmdCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs := newFlagSet("check", "[--config FILE]", stderr)
 	configPath := fs.String("config", "tokenwire.yaml", "config `file` (YAML) to check")
 	if err := fs.Parse(args); err != nil {
-		return exitUsage
+		return parseStatus(err)
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "tokenwire check: unexpected argument %q\n", fs.Arg(0))
@@ -29,7 +30,7 @@ func cmdCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return exitUsage
 	}
 	quiet, _ := newLogger(io.Discard, "error")
-	s, err := newSigner(cfg, quiet)
+	s, err := newSigner(cfg, quiet, requireKey)
 	if err != nil {
 		fmt.Fprintf(stderr, "tokenwire check: %v\n", err)
 		return exitUsage
@@ -49,11 +50,16 @@ func cmdCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	defer closeWith(context.Background(), logger, "runtime", rt)
 
 	fmt.Fprintf(stdout, "config %s: ok\n", *configPath)
-	switch {
-	case cfg.Signing.KeyFile != "":
+	if s != nil {
 		fmt.Fprintf(stdout, "signing      %s, %s, kid %s\n", cfg.Signing.KeyFile, s.Algorithm(), s.KeyID())
-	case s != nil:
-		fmt.Fprintln(stdout, "signing      no signing.key_file: tokenwire run would sign with an ephemeral key")
+	}
+	for _, sc := range cfg.Sinks {
+		switch sc.Type {
+		case "file":
+			fmt.Fprintf(stdout, "sink         %s: file %s, fsync %s\n", sc.Name, sc.Path, sc.Fsync)
+		default:
+			fmt.Fprintf(stdout, "sink         %s: %s\n", sc.Name, sc.Type)
+		}
 	}
 	for _, l := range rt.Listeners() {
 		b := l.Budgets
@@ -67,7 +73,7 @@ func cmdCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintf(stdout, "  sign         %t\n", l.Sign)
 		fmt.Fprintf(stdout, "  sinks        %s\n", orNone(l.Sinks))
 		fmt.Fprintf(stdout, "  deadline     %s\n", l.Deadline)
-		fmt.Fprintf(stdout, "  memory_limit %dMiB\n", l.MemoryLimit>>20)
+		fmt.Fprintf(stdout, "  memory_limit %s\n", config.ByteSize(l.MemoryLimit))
 		fmt.Fprintf(stdout, "  pool_size    %d\n", l.PoolSize)
 		fmt.Fprintf(stdout, "  budgets      signs %d, emits %d, log_lines %d, log_bytes %s, claims_bytes %s, emit_bytes %s\n",
 			b.Signs, b.Emits, b.LogLines, b.LogBytes, b.ClaimsBytes, b.EmitBytes)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -61,10 +62,41 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 // version returns the module version the binary was built from.
 func version() string {
 	info, ok := debug.ReadBuildInfo()
-	if !ok || info.Main.Version == "" {
+	if !ok {
 		return "(devel)"
 	}
-	return info.Main.Version
+	v := info.Main.Version
+	if v == "" {
+		v = "(devel)"
+	}
+	var revision, modified string
+	for _, setting := range info.Settings {
+		switch setting.Key {
+		case "vcs.revision":
+			revision = setting.Value
+		case "vcs.modified":
+			modified = setting.Value
+		}
+	}
+	if len(revision) > 12 {
+		revision = revision[:12]
+	}
+	if revision != "" {
+		v += " " + revision
+		if modified == "true" {
+			v += "+dirty"
+		}
+	}
+	return v
+}
+
+// parseStatus returns the exit status for a flag parse error: 0 for
+// --help, which printed the usage as asked, else exitUsage.
+func parseStatus(err error) int {
+	if errors.Is(err, flag.ErrHelp) {
+		return exitOK
+	}
+	return exitUsage
 }
 
 // newFlagSet returns a flag set that writes its usage to stderr and does not

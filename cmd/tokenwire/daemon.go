@@ -22,7 +22,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	listen := fs.String("listen", "", "HTTP listen `address`, overriding intake.listen (default "+config.DefaultListen+")")
 	logLevel := fs.String("log-level", "info", "log `level`: debug, info, warn or error")
 	if err := fs.Parse(args); err != nil {
-		return exitUsage
+		return parseStatus(err)
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "tokenwire run: unexpected argument %q\n", fs.Arg(0))
@@ -52,7 +52,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		fmt.Fprintf(stderr, "tokenwire run: listen on %s: %v: pick a free address with --listen\n", addr, err)
+		fmt.Fprintf(stderr, "tokenwire run: listen on %s: %v: give --listen a free host:port, such as 127.0.0.1:8080\n", addr, err)
 		return exitUsage
 	}
 	defer ln.Close()
@@ -67,7 +67,11 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		logger.Info("no --config given: running the embedded default (audit listener, stdout sink)")
 	}
 
-	rt, intakeOpts, err := startRuntime(ctx, cfg, logger, stdout)
+	policy := requireKey
+	if *configPath == "" {
+		policy = ephemeralForDefault
+	}
+	rt, intakeOpts, err := startRuntime(ctx, cfg, policy, logger, stdout)
 	if err != nil {
 		fmt.Fprintf(stderr, "tokenwire run: %v\n", err)
 		return exitUsage

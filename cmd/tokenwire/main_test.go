@@ -126,7 +126,7 @@ func TestReplayEcho(t *testing.T) {
 	if got := len(lines(out)); got != want {
 		t.Errorf("stdout has %d lines, want one per event: %d", got, want)
 	}
-	if !strings.Contains(errOut, fmt.Sprintf("%d events, 0 invalid, 0 with listener failures", want)) {
+	if !strings.Contains(errOut, fmt.Sprintf("events: %d, invalid: 0, with listener failures: 0", want)) {
 		t.Errorf("summary missing from stderr:\n%s", errOut)
 	}
 }
@@ -588,5 +588,65 @@ func TestCheckReportsBadConfig(t *testing.T) {
 	sc.Scan()
 	if line := sc.Text(); !strings.Contains(line, path+": invalid config: line 3") || !strings.Contains(line, `"modul"`) {
 		t.Errorf("error = %q, want file, line and key", line)
+	}
+}
+
+func TestReplayModuleConfig(t *testing.T) {
+	code, out, errOut := runCLI(t, nil, "replay",
+		"--module", "../../examples/claimfilter/claimfilter.wasm",
+		"--module-config", `{"claims":["sub","iat"]}`,
+		"../../testdata/events/alice.json")
+	if code != exitOK {
+		t.Fatalf("exit %d, stderr:\n%s", code, errOut)
+	}
+	if out != "{\"sub\":\"alice\",\"iat\":1523304728}\n" {
+		t.Errorf("stdout = %q", out)
+	}
+
+	code, _, errOut = runCLI(t, nil, "replay", "--module", guest("echo"), "--module-config", "[1]", corpusPath)
+	if code != exitUsage || !strings.Contains(errOut, "--module-config") {
+		t.Errorf("bad --module-config: exit %d, stderr %q", code, errOut)
+	}
+}
+
+func TestReplayNoBackoff(t *testing.T) {
+	// replay delivers every event to every listener: a failing listener is
+	// called again each time rather than skipped.
+	_, _, errOut := runCLI(t, nil, "replay", "--module", guest("trap"), corpusPath)
+	if strings.Contains(errOut, "backoff") {
+		t.Errorf("replay skipped events by backoff:\n%s", errOut)
+	}
+	if got := strings.Count(errOut, "corpus.ndjson: event"); got != countLines(t, corpusPath) {
+		t.Errorf("%d traps reported, want one per event", got)
+	}
+}
+
+func TestHelpExitsZero(t *testing.T) {
+	for _, cmd := range []string{"run", "replay", "check"} {
+		if code, _, _ := runCLI(t, nil, cmd, "--help"); code != exitOK {
+			t.Errorf("%s --help: exit %d, want 0", cmd, code)
+		}
+	}
+}
+
+func TestRunRequiresKeyWithConfig(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "tokenwire.yaml")
+	cfg := "issuer: https://issuer.example.com\nlisteners:\n  - name: audit\n    module: " + auditModule + "\n    sign: true\n"
+	abs, err := filepath.Abs(auditModule)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg = strings.Replace(cfg, auditModule, abs, 1)
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, cmd := range []string{"run", "check"} {
+		code, _, errOut := runCLI(t, nil, cmd, "--config", path, "--listen", "127.0.0.1:0")
+		if cmd == "check" {
+			code, _, errOut = runCLI(t, nil, cmd, "--config", path)
+		}
+		if code != exitUsage || !strings.Contains(errOut, `listener "audit" is granted sign but no signing key is configured`) {
+			t.Errorf("%s: exit %d, stderr %q; want a missing-key error", cmd, code, errOut)
+		}
 	}
 }

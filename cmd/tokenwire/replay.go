@@ -2,11 +2,14 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
+	twruntime "github.com/tokenwire/tokenwire/runtime"
 	"github.com/tokenwire/tokenwire/runtime/config"
 	"github.com/tokenwire/tokenwire/runtime/intake"
 )
@@ -20,9 +23,10 @@ func cmdReplay(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 	fs.Var(&modules, "module", "add a listener for this `module` (.wasm): every event type, sign and the stdout sink granted; repeatable")
 	keyPath := fs.String("key", "", "signing key `file` (PEM or JWK), overriding signing.key_file")
 	issuer := fs.String("issuer", "", "issuer `URL` of signed SETs, overriding issuer")
+	moduleConfig := fs.String("module-config", "{}", "config passed to every --module listener, as a JSON `object`")
 	logLevel := fs.String("log-level", "warn", "log `level`: debug, info, warn or error")
 	if err := fs.Parse(args); err != nil {
-		return exitUsage
+		return parseStatus(err)
 	}
 	if fs.NArg() > 1 {
 		fmt.Fprintf(stderr, "tokenwire replay: expected at most one events file, got %d arguments\n", fs.NArg())
@@ -46,16 +50,21 @@ func cmdReplay(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 		cfg.Signing.KeyFile = *keyPath
 	}
 	if len(modules) > 0 {
+		if !json.Valid([]byte(*moduleConfig)) || !strings.HasPrefix(strings.TrimSpace(*moduleConfig), "{") {
+			fmt.Fprintf(stderr, "tokenwire replay: invalid --module-config %q: give a JSON object, such as '{\"claims\":[\"sub\"]}'\n", *moduleConfig)
+			return exitUsage
+		}
 		ensureStdoutSink(cfg)
 		if cfg.Issuer == "" {
 			cfg.Issuer = adHocIssuer
 		}
 		for _, m := range modules {
 			cfg.Listeners = append(cfg.Listeners, config.Listener{
-				Name:   listenerName(m),
-				Module: m,
-				Sign:   true,
-				Sinks:  []string{"stdout"},
+				Name:       listenerName(m),
+				Module:     m,
+				Sign:       true,
+				Sinks:      []string{"stdout"},
+				ConfigJSON: []byte(*moduleConfig),
 			})
 		}
 	}
@@ -67,6 +76,11 @@ func cmdReplay(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 		fmt.Fprintf(stderr, "tokenwire replay: %v\n", err)
 		return exitUsage
 	}
+	if cfg.Intake.DefaultIssuer == adHocIssuer {
+		// Events without an "iss" claim must not take the placeholder as
+		// the issuer of their token.
+		cfg.Intake.DefaultIssuer = ""
+	}
 
 	in, name, closeInput, err := openEvents(fs.Arg(0), stdin)
 	if err != nil {
@@ -75,7 +89,7 @@ func cmdReplay(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 	}
 	defer closeInput()
 
-	rt, intakeOpts, err := startRuntime(ctx, cfg, logger, stdout)
+	rt, intakeOpts, err := startRuntime(ctx, cfg, ephemeralForReplay, logger, stdout, twruntime.WithBackoff(false))
 	if err != nil {
 		fmt.Fprintf(stderr, "tokenwire replay: %v\n", err)
 		return exitUsage
@@ -110,7 +124,7 @@ func cmdReplay(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 			return exitFailure
 		}
 	}
-	fmt.Fprintf(stderr, "tokenwire replay: %d events, %d invalid, %d with listener failures\n", total, invalid, failed)
+	fmt.Fprintf(stderr, "tokenwire replay: events: %d, invalid: %d, with listener failures: %d\n", total, invalid, failed)
 	if invalid > 0 || failed > 0 {
 		return exitFailure
 	}

@@ -52,9 +52,30 @@ func loadConfig(path string) (*config.Config, error) {
 	return config.Load(path)
 }
 
-// newSigner returns the signer for cfg: the key file when one is set, else
-// an ephemeral key when some listener is granted sign, else nil.
-func newSigner(cfg *config.Config, logger *slog.Logger) (*signer.Signer, error) {
+// keyPolicy says what newSigner does when a listener may sign and no key
+// file is configured.
+type keyPolicy struct {
+	// ephemeral allows a fresh key that is lost on exit; otherwise the
+	// missing key is an error.
+	ephemeral bool
+	// hint tells the user how to give a key, in the command's own terms.
+	hint string
+}
+
+var (
+	// requireKey is for a config an operator wrote: a forgotten key_file
+	// must not quietly become a key that dies with the process.
+	requireKey = keyPolicy{hint: "set signing.key_file"}
+	// ephemeralForReplay is for replay, a test tool.
+	ephemeralForReplay = keyPolicy{ephemeral: true, hint: "pass --key or set signing.key_file"}
+	// ephemeralForDefault is for the embedded default of "run".
+	ephemeralForDefault = keyPolicy{ephemeral: true, hint: "run with --config and set signing.key_file"}
+)
+
+// newSigner returns the signer for cfg: the key file when one is set, else,
+// when some listener is granted sign, an ephemeral key if policy allows it
+// or an error; else nil.
+func newSigner(cfg *config.Config, logger *slog.Logger, policy keyPolicy) (*signer.Signer, error) {
 	opts := signer.Options{
 		Issuer:    cfg.Issuer,
 		KeyID:     cfg.Signing.KeyID,
@@ -64,20 +85,24 @@ func newSigner(cfg *config.Config, logger *slog.Logger) (*signer.Signer, error) 
 	if cfg.Signing.KeyFile != "" {
 		s, err := signer.LoadFile(cfg.Signing.KeyFile, opts)
 		if err != nil {
-			return nil, fmt.Errorf("signing key: %w", err)
+			return nil, fmt.Errorf("signing.key_file: %w", err)
 		}
 		return s, nil
 	}
 	for _, l := range cfg.Listeners {
-		if l.Sign {
-			s, err := signer.Ephemeral(opts)
-			if err != nil {
-				return nil, fmt.Errorf("generate ephemeral signing key: %w", err)
-			}
-			logger.Warn("no signing key configured: using an ephemeral RSA key that is lost on exit; set signing.key_file for SETs receivers can verify later",
-				"kid", s.KeyID(), "issuer", cfg.Issuer)
-			return s, nil
+		if !l.Sign {
+			continue
 		}
+		if !policy.ephemeral {
+			return nil, fmt.Errorf("listener %q is granted sign but no signing key is configured: %s to the issuer's key (a JWK set, a JWK or a PEM file)", l.Name, policy.hint)
+		}
+		s, err := signer.Ephemeral(opts)
+		if err != nil {
+			return nil, fmt.Errorf("generate ephemeral signing key: %w", err)
+		}
+		logger.Warn("no signing key configured: signing with an ephemeral RSA key that is lost on exit; "+policy.hint+" for SETs receivers can verify later",
+			"kid", s.KeyID(), "issuer", cfg.Issuer)
+		return s, nil
 	}
 	return nil, nil
 }
@@ -85,12 +110,12 @@ func newSigner(cfg *config.Config, logger *slog.Logger) (*signer.Signer, error) 
 // startRuntime loads the signer and every listener of cfg, with stdout
 // sinks writing to stdout and extra options appended, and returns the
 // runtime with the event decoding options for cfg.
-func startRuntime(ctx context.Context, cfg *config.Config, logger *slog.Logger, stdout io.Writer, extra ...twruntime.Option) (*twruntime.Runtime, intake.Options, error) {
+func startRuntime(ctx context.Context, cfg *config.Config, policy keyPolicy, logger *slog.Logger, stdout io.Writer, extra ...twruntime.Option) (*twruntime.Runtime, intake.Options, error) {
 	intakeOpts, err := intakeOptions(cfg)
 	if err != nil {
 		return nil, intakeOpts, err
 	}
-	s, err := newSigner(cfg, logger)
+	s, err := newSigner(cfg, logger, policy)
 	if err != nil {
 		return nil, intakeOpts, err
 	}
