@@ -1,6 +1,6 @@
 module github.com/tokenwire/tokenwire
 
-go 1.26.8
+go 1.25.0
 
 require (
 	github.com/lestrrat-go/jwx/v3 v3.4.0

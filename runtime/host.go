@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -267,32 +268,57 @@ func sinkRejection(known bool) string {
 
 // guestOutput turns what a guest writes to a WASI stream into log lines,
 // one per newline, within the per-call log budget.
+//
+// Write is a host-side loop that the guest sizes (fd_write takes any number
+// of iovecs of any length) and the call deadline is not checked while it
+// runs, so it examines at most outputScanLimit bytes per call in all and
+// then fails every further write.
 type guestOutput struct {
 	inst    *instance
 	stream  string
 	partial []byte
 }
 
+// errOutputBudget fails fd_write, with EIO in the guest, once a call has
+// written more than outputScanLimit bytes to stdout and stderr.
+var errOutputBudget = errors.New("guest output budget exhausted")
+
+// outputScanLimit is how many bytes of stdout and stderr one call may write:
+// enough for the full log budget, counting each line as its maximum length.
+func (inst *instance) outputScanLimit() int {
+	b := inst.l.cfg.Budgets
+	return b.LogLines * (int(b.LogBytes) + 1)
+}
+
 func (o *guestOutput) Write(p []byte) (int, error) {
+	inst := o.inst
+	room := inst.outputScanLimit() - inst.outputBytes
+	if room <= 0 {
+		return 0, errOutputBudget
+	}
+	var err error
+	if len(p) > room {
+		p, err = p[:room], errOutputBudget
+	}
+	inst.outputBytes += len(p)
 	n := len(p)
-	limit := int(o.inst.l.cfg.Budgets.LogBytes)
+	limit := int(inst.l.cfg.Budgets.LogBytes)
 	for len(p) > 0 {
-		i := indexByte(p, '\n')
-		if i < 0 {
-			room := limit - len(o.partial)
-			if room > 0 {
-				o.partial = append(o.partial, p[:min(room, len(p))]...)
-			}
-			break
+		i := bytes.IndexByte(p, '\n')
+		line := p
+		if i >= 0 {
+			line = p[:i]
 		}
-		room := limit - len(o.partial)
-		if room > 0 {
-			o.partial = append(o.partial, p[:min(room, i)]...)
+		if room := limit - len(o.partial); room > 0 {
+			o.partial = append(o.partial, line[:min(room, len(line))]...)
+		}
+		if i < 0 {
+			break
 		}
 		o.emitLine()
 		p = p[i+1:]
 	}
-	return n, nil
+	return n, err
 }
 
 func (o *guestOutput) flush() {
@@ -312,13 +338,4 @@ func (o *guestOutput) emitLine() {
 		level = slog.LevelWarn
 	}
 	o.inst.l.logger.Log(context.Background(), level, line, "source", o.stream)
-}
-
-func indexByte(p []byte, c byte) int {
-	for i, b := range p {
-		if b == c {
-			return i
-		}
-	}
-	return -1
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -292,12 +293,65 @@ func TestHostileLogFlood(t *testing.T) {
 	if r[0] != budget || r[1] != 1_000_000-budget || r[2] != 0 {
 		t.Errorf("log calls: %d ok, %d LIMIT_EXCEEDED, %d other; want %d, %d, 0", r[0], r[1], r[2], budget, 1_000_000-budget)
 	}
-	if r[3] != 100_000 || r[4] != 0 {
-		t.Errorf("fd_write calls: %d ok, %d failed; want all 100000 ok", r[3], r[4])
+	// fd_write succeeds until the call has written the output limit,
+	// 64 lines of up to 4096 bytes plus newline, then fails with EIO.
+	const lineBytes = len("logflood: fd_write line\n")
+	outputLimit := int32(config.DefaultMaxLogLines * (config.DefaultMaxLogBytes + 1))
+	okWrites := outputLimit / int32(lineBytes)
+	if r[3] != okWrites || r[4] != 100_000-okWrites {
+		t.Errorf("fd_write calls: %d ok, %d failed; want %d, %d", r[3], r[4], okWrites, 100_000-okWrites)
 	}
 	logs := env.logs.String()
 	if n := strings.Count(logs, "logflood: "); n != 2*int(budget) {
 		t.Errorf("logs hold %d guest lines, want %d (the budget, for each of 2 events)", n, 2*budget)
 	}
-	mustContain(t, "logs", logs, "guest log budget exhausted", "dropped_lines=1099936")
+	// Dropped: the log calls over budget, every whole line written, and the
+	// cut line of the write that reached the limit.
+	dropped := 1_000_000 - budget + okWrites + 1
+	mustContain(t, "logs", logs, "guest log budget exhausted", fmt.Sprintf("dropped_lines=%d", dropped))
+}
+
+func TestHostileTableBomb(t *testing.T) {
+	_, err := tryEnv(t, listenerFor("tablebomb", "tablebomb"))
+	if !errors.Is(err, ErrModule) {
+		t.Fatalf("error = %v, want ErrModule", err)
+	}
+	mustContain(t, "error", err.Error(), "tables declare", "limit is 1048576")
+}
+
+func TestHostileTableGrow(t *testing.T) {
+	env := newHostileEnv(t, listenerFor("tablegrow", "tablegrow"))
+	ids := eventIDs(2)
+	for _, err := range env.dispatchAll(t, ids) {
+		if err != nil {
+			t.Fatalf("tablegrow failed: %v", err)
+		}
+	}
+	env.checkGoodComplete(t, ids)
+	_, reports := env.split()
+	if len(reports) != len(ids) {
+		t.Fatalf("tablegrow emitted %d reports, want %d", len(reports), len(ids))
+	}
+	if got := statuses(t, reports[0], 1)[0]; got != -1 {
+		t.Errorf("table.grow by 40M elements = %d, want -1", got)
+	}
+}
+
+func TestHostileFdWriteBomb(t *testing.T) {
+	env := newHostileEnv(t, listenerFor("fdwrite_bomb", "fdwrite_bomb"))
+	ids := eventIDs(2)
+	for _, err := range env.dispatchAll(t, ids) {
+		if err != nil {
+			t.Fatalf("fdwrite_bomb failed: %v", err)
+		}
+	}
+	env.checkGoodComplete(t, ids)
+	_, reports := env.split()
+	if len(reports) != len(ids) {
+		t.Fatalf("fdwrite_bomb emitted %d reports, want %d", len(reports), len(ids))
+	}
+	const eio = 29
+	if got := statuses(t, reports[0], 1)[0]; got != eio {
+		t.Errorf("fd_write of 3.2 GB returned errno %d, want %d (EIO)", got, eio)
+	}
 }

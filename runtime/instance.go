@@ -29,6 +29,8 @@ type instance struct {
 	emits    int
 	logLines int
 	dropped  int // log lines dropped over budget in this call
+	// outputBytes counts bytes written to stdout and stderr in this call.
+	outputBytes int
 
 	stdout, stderr guestOutput
 }
@@ -77,6 +79,8 @@ func (l *listener) newInstance(ctx context.Context) (*instance, error) {
 		}
 	}
 	if initFn := mod.ExportedFunction(abi.ExportInit); initFn != nil {
+		inst.end()
+		inst.begin(nil)
 		results, err := initFn.Call(callCtx, uint64(len(l.cfg.ConfigJSON)))
 		if err == nil && int32(results[0]) != 0 {
 			err = &CallError{Kind: FailReturned, Func: abi.ExportInit, Code: int32(results[0]), Message: inst.failureMessage()}
@@ -105,7 +109,7 @@ func (inst *instance) begin(event []byte) {
 	inst.event = event
 	inst.result = nil
 	inst.errorMsg = ""
-	inst.signs, inst.emits, inst.logLines, inst.dropped = 0, 0, 0, 0
+	inst.signs, inst.emits, inst.logLines, inst.dropped, inst.outputBytes = 0, 0, 0, 0, 0
 }
 
 // end flushes partial output lines and reports dropped log lines.

@@ -13,6 +13,7 @@ import (
 	"github.com/tetratelabs/wazero/api"
 
 	"github.com/tokenwire/tokenwire/abi"
+	"github.com/tokenwire/tokenwire/runtime/internal/wasmbin"
 )
 
 // Errors New wraps when a listener cannot start.
@@ -152,9 +153,20 @@ func signature(params, results []api.ValueType) string {
 	return format(params) + " -> " + format(results)
 }
 
-// compile compiles code in rt and validates it against the ABI.
+// MaxTableElements bounds the elements all tables of a module may declare.
+// At 8 bytes an element that is 8 MiB per instance, outside memory_limit.
+// A Go listener declares about 6,000.
+const MaxTableElements = 1 << 20
+
+// compile compiles code in rt and validates it against the ABI. Tables are
+// frozen at their declared size first, because wazero counts them against
+// no limit.
 func compile(ctx context.Context, rt wazero.Runtime, code []byte) (wazero.CompiledModule, *ModuleInfo, error) {
-	compiled, err := rt.CompileModule(ctx, code)
+	frozen, err := wasmbin.FreezeTables(code, MaxTableElements)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: %v", ErrModule, err)
+	}
+	compiled, err := rt.CompileModule(ctx, frozen)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%w: compile: %v", ErrModule, err)
 	}
