@@ -162,13 +162,21 @@ const MaxTableElements = 1 << 20
 // frozen at their declared size first, because wazero counts them against
 // no limit.
 func compile(ctx context.Context, rt wazero.Runtime, code []byte) (wazero.CompiledModule, *ModuleInfo, error) {
-	frozen, err := wasmbin.FreezeTables(code, MaxTableElements)
-	if err != nil {
-		return nil, nil, fmt.Errorf("%w: %v", ErrModule, err)
+	frozen, freezeErr := wasmbin.FreezeTables(code, MaxTableElements)
+	if freezeErr != nil && !errors.Is(freezeErr, wasmbin.ErrMalformed) {
+		return nil, nil, fmt.Errorf("%w: %v", ErrModule, freezeErr)
+	}
+	if freezeErr != nil {
+		// wazero describes a malformed binary in more detail.
+		frozen = code
 	}
 	compiled, err := rt.CompileModule(ctx, frozen)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%w: compile: %v", ErrModule, err)
+	}
+	if freezeErr != nil {
+		_ = compiled.Close(ctx)
+		return nil, nil, fmt.Errorf("%w: %v", ErrModule, freezeErr)
 	}
 	info, err := describeModule(rt, compiled, code)
 	if err != nil {
