@@ -167,6 +167,17 @@ func BenchmarkDispatchMinimal(b *testing.B) {
 	})
 }
 
+// BenchmarkEncodeEvent measures intake.Encode of the benchmark event, the
+// step that BenchmarkDispatchMinimal/Dispatch adds to DispatchEncoded.
+func BenchmarkEncodeEvent(b *testing.B) {
+	ev := benchEvent(b)
+	b.SetBytes(int64(len(intake.Encode(ev))))
+	b.ReportAllocs()
+	for b.Loop() {
+		intake.Encode(ev)
+	}
+}
+
 // nativeSink is an interface value so that the compiler cannot inline or
 // remove the Publish call in BenchmarkNativeCopy.
 var nativeSink sink.Sink = discardSink{}

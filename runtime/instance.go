@@ -214,6 +214,9 @@ func (e *CallError) Error() string {
 // callError classifies err from calling fn into a CallError.
 func (l *listener) callError(fn string, ctx context.Context, err error, inst *instance) error {
 	var exit *sys.ExitError
+	if errors.As(err, &exit) && l.closing.Load() {
+		return &CallError{Kind: FailCanceled, Func: fn, Message: "listener closed while the call ran"}
+	}
 	if errors.As(err, &exit) {
 		switch exit.ExitCode() {
 		case sys.ExitCodeDeadlineExceeded:

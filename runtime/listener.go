@@ -38,6 +38,9 @@ type listener struct {
 	compiled wazero.CompiledModule
 	// noBackoff disables the backoff, so every event reaches the module.
 	noBackoff bool
+	// closing is set by close, so calls it cuts short are not reported as
+	// guest failures.
+	closing atomic.Bool
 
 	// tokens holds one token per instance that may exist; idle holds
 	// instances ready for an event.
@@ -163,23 +166,36 @@ func (l *listener) backoffRemaining() time.Duration {
 // close runs tw_shutdown on idle instances, waiting for busy ones to come
 // back until ctx ends, then closes the wazero runtime.
 func (l *listener) close(ctx context.Context) error {
+	l.closing.Store(true)
 	size := cap(l.tokens)
 	for taken := 0; taken < size; taken++ {
 		select {
 		case <-l.tokens:
+			continue
+		default:
+		}
+		// Wait only while ctx allows; a random pick between a free token
+		// and a done context would skip tw_shutdown for idle instances.
+		select {
+		case <-l.tokens:
 		case <-ctx.Done():
 			l.logger.Warn("listener close timed out with calls in flight", "in_flight", size-taken)
+			l.shutdownIdle(context.Background())
 			return l.wasm.Close(context.Background())
 		}
 	}
+	l.shutdownIdle(ctx)
+	return l.wasm.Close(ctx)
+}
+
+// shutdownIdle runs tw_shutdown on every idle instance and closes it.
+func (l *listener) shutdownIdle(ctx context.Context) {
 	for {
 		select {
 		case inst := <-l.idle:
 			inst.closeClean(ctx)
-			continue
 		default:
+			return
 		}
-		break
 	}
-	return l.wasm.Close(ctx)
 }

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/tokenwire/tokenwire/runtime/config"
 )
@@ -242,5 +243,40 @@ func TestBackoffDisabled(t *testing.T) {
 		if kindOf(err) != FailTrap {
 			t.Fatalf("event %d: %v, want a trap from the module itself", i, err)
 		}
+	}
+}
+
+func TestCloseDuringCall(t *testing.T) {
+	lc := listenerFor("loop", "loop")
+	lc.Deadline = config.Duration(time.Minute)
+	env := newEnv(t, lc)
+	done := make(chan error, 1)
+	go func() { done <- env.rt.Dispatch(context.Background(), testEvent("long")) }()
+	waitUntil(t, func() bool { return env.rt.listeners[0].stats.events.Load() == 1 })
+	time.Sleep(20 * time.Millisecond) // let the call enter the guest
+
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	_ = env.rt.Close(ctx)
+	err := <-done
+	if kind := kindOf(err); kind != FailCanceled {
+		t.Errorf("call cut short by Close: %v, want kind canceled", err)
+	}
+	if strings.Contains(fmt.Sprint(err), "proc_exit") {
+		t.Errorf("error %v blames the guest for proc_exit", err)
+	}
+	if f := env.rt.Listeners()[0].Failures; f != 0 {
+		t.Errorf("Close counted %d failures, want 0", f)
+	}
+}
+
+func waitUntil(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not met within 10s")
+		}
+		time.Sleep(time.Millisecond)
 	}
 }

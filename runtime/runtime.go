@@ -269,8 +269,8 @@ func moduleName(lc config.Listener) string {
 	return "(in memory)"
 }
 
-// Dispatch delivers ev to every listener subscribed to its type, one after
-// another, and returns when all are done. A listener's failure does not stop
+// Dispatch delivers ev to every listener subscribed to its type, each in its
+// own goroutine, and returns when all are done. A listener's failure does not stop
 // delivery to the others; the returned error is a *DispatchError listing
 // each failure. ev must be valid (intake.Normalize makes it so).
 func (r *Runtime) Dispatch(ctx context.Context, ev *abi.Event) error {
@@ -289,10 +289,31 @@ func (r *Runtime) DispatchEncoded(ctx context.Context, id, eventType string, enc
 	r.mu.RUnlock()
 	defer r.inFlight.Done()
 
+	listeners := r.byType[eventType]
+	var errs []error
+	if len(listeners) == 1 {
+		if err := listeners[0].dispatch(ctx, id, encoded); err != nil {
+			errs = []error{err}
+		}
+	} else if len(listeners) > 1 {
+		// Listeners run side by side, so a slow one delays this event's
+		// completion but not the other listeners' work on it.
+		errs = make([]error, len(listeners))
+		var wg sync.WaitGroup
+		for i, l := range listeners {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				errs[i] = l.dispatch(ctx, id, encoded)
+			}()
+		}
+		wg.Wait()
+	}
+
 	var failures []ListenerFailure
-	for _, l := range r.byType[eventType] {
-		if err := l.dispatch(ctx, id, encoded); err != nil {
-			failures = append(failures, ListenerFailure{Listener: l.cfg.Name, Err: err})
+	for i, err := range errs {
+		if err != nil {
+			failures = append(failures, ListenerFailure{Listener: listeners[i].cfg.Name, Err: err})
 		}
 	}
 	if failures != nil {

@@ -30,11 +30,22 @@ type Server struct {
 	logger  *slog.Logger
 	queue   *queue
 	workers sync.WaitGroup
+	// decoding holds one token per request body being decoded, which
+	// bounds the memory intake uses to a few times max_request_bytes per
+	// CPU however many senders post at once.
+	decoding chan struct{}
 }
 
 // New returns a Server for rt and starts its dispatch workers.
 func New(rt *twruntime.Runtime, limits config.Intake, opts intake.Options, logger *slog.Logger) *Server {
-	s := &Server{rt: rt, intake: opts, limits: limits, logger: logger, queue: newQueue(limits.QueueSize)}
+	s := &Server{
+		rt:       rt,
+		intake:   opts,
+		limits:   limits,
+		logger:   logger,
+		queue:    newQueue(limits.QueueSize),
+		decoding: make(chan struct{}, runtime.GOMAXPROCS(0)),
+	}
 	workers := limits.Workers
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
@@ -54,7 +65,8 @@ func (s *Server) work() {
 			return
 		}
 		// Listener failures are logged by the runtime with the event id.
-		_ = s.rt.DispatchEncoded(context.Background(), j.id, j.eventType, j.encoded)
+		err := s.rt.DispatchEncoded(context.Background(), j.id, j.eventType, j.encoded)
+		s.logger.Debug("event dispatched", "event_id", j.id, "type", j.eventType, "failed", err != nil)
 		s.queue.done()
 	}
 }
@@ -102,6 +114,12 @@ type lineProblem struct {
 	Detail string `json:"detail"`
 }
 
+// reject answers with a problem document and logs the rejection.
+func (s *Server) reject(w http.ResponseWriter, req *http.Request, p problem) {
+	s.logger.Info("event request rejected", "status", p.Status, "title", p.Title, "remote", req.RemoteAddr, "problems", len(p.Problems))
+	writeProblem(w, p)
+}
+
 func writeProblem(w http.ResponseWriter, p problem) {
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(p.Status)
@@ -112,6 +130,12 @@ func writeProblem(w http.ResponseWriter, p problem) {
 // validated first: any invalid event rejects the request with 400 and none
 // of its events is dispatched, so a sender can fix and resend it whole.
 func (s *Server) postEvents(w http.ResponseWriter, req *http.Request) {
+	select {
+	case s.decoding <- struct{}{}:
+		defer func() { <-s.decoding }()
+	case <-req.Context().Done():
+		return
+	}
 	body := http.MaxBytesReader(w, req.Body, int64(s.limits.MaxRequestBytes))
 	dec := intake.NewDecoder(body, s.intake)
 	var (
@@ -126,7 +150,7 @@ func (s *Server) postEvents(w http.ResponseWriter, req *http.Request) {
 		}
 		var maxBytes *http.MaxBytesError
 		if errors.As(err, &maxBytes) {
-			writeProblem(w, problem{
+			s.reject(w, req, problem{
 				Title:  "request too large",
 				Status: http.StatusRequestEntityTooLarge,
 				Detail: fmt.Sprintf("the request body exceeds %s (intake.max_request_bytes): send fewer events per request", s.limits.MaxRequestBytes),
@@ -137,7 +161,7 @@ func (s *Server) postEvents(w http.ResponseWriter, req *http.Request) {
 			var lineErr *intake.Error
 			if !errors.As(err, &lineErr) {
 				s.logger.Warn("read event request failed", "error", err)
-				writeProblem(w, problem{Title: "invalid request", Status: http.StatusBadRequest, Detail: err.Error()})
+				s.reject(w, req, problem{Title: "invalid request", Status: http.StatusBadRequest, Detail: err.Error()})
 				return
 			}
 			if errors.Is(err, intake.ErrTooLarge) {
@@ -148,12 +172,20 @@ func (s *Server) postEvents(w http.ResponseWriter, req *http.Request) {
 			}
 			continue
 		}
+		if len(jobs) == s.limits.QueueSize {
+			s.reject(w, req, problem{
+				Title:  "too many events",
+				Status: http.StatusRequestEntityTooLarge,
+				Detail: fmt.Sprintf("the request holds more than %d events, the size of the whole queue (intake.queue_size): split it into smaller requests", s.limits.QueueSize),
+			})
+			return
+		}
 		jobs = append(jobs, job{id: ev.ID, eventType: ev.Type, encoded: intake.Encode(ev)})
 	}
 
 	switch {
 	case tooLarge && len(problems) == 1:
-		writeProblem(w, problem{
+		s.reject(w, req, problem{
 			Title:    "event too large",
 			Status:   http.StatusRequestEntityTooLarge,
 			Detail:   fmt.Sprintf("an event exceeds %s (intake.max_event_bytes)", s.limits.MaxEventBytes),
@@ -161,7 +193,7 @@ func (s *Server) postEvents(w http.ResponseWriter, req *http.Request) {
 		})
 		return
 	case len(problems) > 0:
-		writeProblem(w, problem{
+		s.reject(w, req, problem{
 			Title:    "invalid events",
 			Status:   http.StatusBadRequest,
 			Detail:   fmt.Sprintf("%d invalid event(s); no event of this request was accepted", len(problems)),
@@ -169,19 +201,20 @@ func (s *Server) postEvents(w http.ResponseWriter, req *http.Request) {
 		})
 		return
 	case len(jobs) == 0:
-		writeProblem(w, problem{Title: "no events", Status: http.StatusBadRequest, Detail: "the request body holds no event: send one JSON object, or NDJSON"})
+		s.reject(w, req, problem{Title: "no events", Status: http.StatusBadRequest, Detail: "the request body holds no event: send one JSON object, or NDJSON"})
 		return
 	}
 
 	if !s.queue.push(jobs) {
 		w.Header().Set("Retry-After", "1")
-		writeProblem(w, problem{
+		s.reject(w, req, problem{
 			Title:  "queue full",
 			Status: http.StatusServiceUnavailable,
 			Detail: fmt.Sprintf("%d events are waiting for dispatch (intake.queue_size %d): retry later", s.queue.length(), s.limits.QueueSize),
 		})
 		return
 	}
+	s.logger.Debug("events accepted", "count", len(jobs), "remote", req.RemoteAddr)
 	ids := make([]string, len(jobs))
 	for i, j := range jobs {
 		ids[i] = j.id

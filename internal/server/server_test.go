@@ -128,15 +128,39 @@ func TestQueueFullAnswers503(t *testing.T) {
 func TestBatchAdmittedWholeOrNot(t *testing.T) {
 	out := &blockingSink{release: make(chan struct{})}
 	srv, ts := newTestServer(t, 3, out)
-	batch := strings.Join([]string{event("b1"), event("b2"), event("b3"), event("b4"), event("b5")}, "\n")
-	resp, _ := post(t, ts.URL, batch)
-	if resp.StatusCode != http.StatusServiceUnavailable {
-		t.Fatalf("batch over capacity = %d, want 503", resp.StatusCode)
+	resp, body := post(t, ts.URL, event("a1"))
+	if resp.StatusCode != http.StatusAccepted {
+		t.Fatalf("POST = %d: %s", resp.StatusCode, body)
 	}
-	if n := srv.queue.length(); n != 0 {
-		t.Errorf("%d events of a rejected batch were queued", n)
+	waitFor(t, func() bool { return srv.queue.length() == 0 })
+	resp, _ = post(t, ts.URL, event("a2")+"\n"+event("a3"))
+	if resp.StatusCode != http.StatusAccepted {
+		t.Fatalf("POST of 2 = %d, want 202", resp.StatusCode)
+	}
+
+	// One slot is left: a batch of 2 fits the queue but not its room.
+	resp, _ = post(t, ts.URL, event("b1")+"\n"+event("b2"))
+	if resp.StatusCode != http.StatusServiceUnavailable {
+		t.Fatalf("batch over the free room = %d, want 503", resp.StatusCode)
+	}
+	if n := srv.queue.length(); n != 2 {
+		t.Errorf("queue holds %d events, want 2: none of the rejected batch", n)
 	}
 	close(out.release)
+}
+
+func TestBatchLargerThanQueue(t *testing.T) {
+	out := &blockingSink{release: make(chan struct{})}
+	close(out.release)
+	_, ts := newTestServer(t, 3, out)
+	batch := strings.Join([]string{event("b1"), event("b2"), event("b3"), event("b4")}, "\n")
+	resp, body := post(t, ts.URL, batch)
+	if resp.StatusCode != http.StatusRequestEntityTooLarge {
+		t.Fatalf("batch larger than the queue = %d, want 413: %s", resp.StatusCode, body)
+	}
+	if !strings.Contains(body, "split it") || !strings.Contains(body, "queue_size") {
+		t.Errorf("413 body does not say what to do: %s", body)
+	}
 }
 
 func TestAcceptedIDs(t *testing.T) {
@@ -176,7 +200,7 @@ func TestDrainRejectsNewEvents(t *testing.T) {
 func TestRequestTooLarge(t *testing.T) {
 	out := &blockingSink{release: make(chan struct{})}
 	close(out.release)
-	_, ts := newTestServer(t, 10, out)
+	_, ts := newTestServer(t, 1_000_000, out)
 	// The default max_request_bytes is 16 MiB; send more in small events.
 	var b strings.Builder
 	for b.Len() < 17<<20 {

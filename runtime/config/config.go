@@ -38,6 +38,13 @@ const (
 	DefaultDrainTimeout    = 10 * time.Second
 )
 
+// Upper bounds of settings whose large values would exhaust memory at start.
+const (
+	MaxPoolSize  = 1024
+	MaxWorkers   = 1024
+	MaxQueueSize = 1 << 20
+)
+
 // ErrInvalid is wrapped by every validation error.
 var ErrInvalid = errors.New("invalid config")
 

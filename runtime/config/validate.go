@@ -93,8 +93,11 @@ func (c *Config) normalizeIntake(fail func(int, string, ...any)) {
 	if in.QueueSize == 0 {
 		in.QueueSize = DefaultQueueSize
 	}
-	if in.QueueSize < 0 || in.Workers < 0 {
-		fail(0, "intake.queue_size and intake.workers must not be negative")
+	if in.QueueSize < 0 || in.QueueSize > MaxQueueSize {
+		fail(0, "intake.queue_size %d is out of range: use 1 to %d", in.QueueSize, MaxQueueSize)
+	}
+	if in.Workers < 0 || in.Workers > MaxWorkers {
+		fail(0, "intake.workers %d is out of range: use 0 (one per CPU) to %d", in.Workers, MaxWorkers)
 	}
 	if in.DefaultIssuer == "" {
 		in.DefaultIssuer = c.Issuer
@@ -147,6 +150,7 @@ func (l *Listener) normalize(fail func(string, ...any)) {
 		js, err := nodeToJSON(&l.Config)
 		if err != nil {
 			fail("listener %q: config cannot be passed as JSON: %v", l.Name, err)
+			js = []byte("{}")
 		}
 		l.ConfigJSON = js
 	}
@@ -165,8 +169,8 @@ func (l *Listener) normalize(fail func(string, ...any)) {
 	if l.PoolSize == 0 {
 		l.PoolSize = DefaultPoolSize
 	}
-	if l.PoolSize < 0 {
-		fail("listener %q: pool_size %d must be positive", l.Name, l.PoolSize)
+	if l.PoolSize < 0 || l.PoolSize > MaxPoolSize {
+		fail("listener %q: pool_size %d is out of range: use 1 to %d", l.Name, l.PoolSize, MaxPoolSize)
 	}
 	b := &l.Budgets
 	defaultInt(&b.Signs, DefaultMaxSigns)

@@ -8,6 +8,8 @@ import (
 	"io"
 	"net/url"
 	"strconv"
+	"strings"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -51,6 +53,11 @@ func parseClaims(claims []byte, profile Profile) (*parsedClaims, error) {
 		}
 		if seen[name] {
 			return nil, invalidClaims("claims contain %q more than once: send each claim once", name)
+		}
+		// A parser that stops a name at a control character would read
+		// "exp\u0000" as "exp", so such names are rejected outright.
+		if i := strings.IndexFunc(name, unicode.IsControl); i >= 0 {
+			return nil, invalidClaims("claim name %q contains a control character: use printable names", name)
 		}
 		seen[name] = true
 

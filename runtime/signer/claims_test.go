@@ -197,7 +197,7 @@ func TestSignBigIntegerDigits(t *testing.T) {
 
 func TestSignEscapedClaimName(t *testing.T) {
 	s := newTestSigner(t, "EdDSA", "")
-	token, err := s.Sign([]byte(`{"a\"b\\c\u0001":1,` + events + `}`))
+	token, err := s.Sign([]byte(`{"a\"b\\c\u00e9":1,` + events + `}`))
 	if err != nil {
 		t.Fatalf("Sign: %v", err)
 	}
@@ -205,7 +205,17 @@ func TestSignEscapedClaimName(t *testing.T) {
 	if err != nil {
 		t.Fatalf("setverify.Verify: %v", err)
 	}
-	if payload["a\"b\\c\x01"] != json.Number("1") {
-		t.Errorf("payload = %v, expected member %q with value 1", payload, "a\"b\\c\x01")
+	if payload["a\"b\\cé"] != json.Number("1") {
+		t.Errorf("payload = %v, expected member %q with value 1", payload, "a\"b\\cé")
+	}
+}
+
+func TestSignRejectsControlCharacterName(t *testing.T) {
+	s := newTestSigner(t, "EdDSA", "")
+	for _, name := range []string{`exp\u0000`, `a\u0001`, `\u007f`, `x\ny`} {
+		_, err := s.Sign([]byte(`{"` + name + `":1,` + events + `}`))
+		if !errors.Is(err, signer.ErrInvalidClaims) {
+			t.Errorf("Sign with claim %q: %v, want ErrInvalidClaims", name, err)
+		}
 	}
 }
