@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -8,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"time"
 
 	"github.com/tokenwire/tokenwire/internal/server"
@@ -77,7 +79,19 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 
-	srv := server.New(rt, cfg.Intake, intakeOpts, logger)
+	var serverOpts []server.Option
+	if cfg.Intake.AuthTokenFile != "" {
+		token, err := readAuthToken(cfg.Intake.AuthTokenFile)
+		if err != nil {
+			closeWith(context.Background(), logger, "runtime", rt)
+			fmt.Fprintf(stderr, "tokenwire run: %v\n", err)
+			return exitUsage
+		}
+		serverOpts = append(serverOpts, server.WithAuthToken(token))
+	} else if !isLoopback(ln.Addr()) {
+		logger.Warn("POST /v1/events accepts events without authentication on a non-loopback address: set intake.auth_token_file", "address", ln.Addr().String())
+	}
+	srv := server.New(rt, cfg.Intake, intakeOpts, logger, serverOpts...)
 	httpServer := &http.Server{
 		Handler:           srv.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
@@ -113,4 +127,24 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	closeWith(drainCtx, logger, "runtime", rt)
 	logger.Info("stopped")
 	return code
+}
+
+// readAuthToken reads the intake bearer token, without surrounding
+// whitespace, from path.
+func readAuthToken(path string) ([]byte, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("intake.auth_token_file: %w", err)
+	}
+	token := bytes.TrimSpace(data)
+	if len(token) < 16 {
+		return nil, fmt.Errorf("intake.auth_token_file %s: the token has %d bytes: use at least 16 random bytes, for example from \"openssl rand -hex 32\"", path, len(token))
+	}
+	return token, nil
+}
+
+// isLoopback reports whether addr is a loopback TCP address.
+func isLoopback(addr net.Addr) bool {
+	tcp, ok := addr.(*net.TCPAddr)
+	return ok && tcp.IP.IsLoopback()
 }

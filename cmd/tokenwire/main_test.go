@@ -586,7 +586,7 @@ func TestCheckReportsBadConfig(t *testing.T) {
 	}
 	sc := bufio.NewScanner(strings.NewReader(errOut))
 	sc.Scan()
-	if line := sc.Text(); !strings.Contains(line, path+": invalid config: line 3") || !strings.Contains(line, `"modul"`) {
+	if line := sc.Text(); !strings.Contains(line, path+":3: invalid config:") || !strings.Contains(line, `"modul"`) {
 		t.Errorf("error = %q, want file, line and key", line)
 	}
 }
@@ -648,5 +648,60 @@ func TestRunRequiresKeyWithConfig(t *testing.T) {
 		if code != exitUsage || !strings.Contains(errOut, `listener "audit" is granted sign but no signing key is configured`) {
 			t.Errorf("%s: exit %d, stderr %q; want a missing-key error", cmd, code, errOut)
 		}
+	}
+}
+
+func TestRunAuthToken(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, content string) string {
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	echo, err := filepath.Abs(guest("echo"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	listeners := "sinks:\n  - {name: stdout, type: stdout}\nlisteners:\n  - {name: echo, module: " + echo + ", sinks: [stdout]}\n"
+
+	short := write("short.yaml", "intake:\n  auth_token_file: short.token\n"+listeners)
+	write("short.token", "secret\n")
+	code, _, errOut := runCLI(t, nil, "run", "--config", short, "--listen", "127.0.0.1:0")
+	if code != exitUsage || !strings.Contains(errOut, "at least 16 random bytes") {
+		t.Errorf("short token: exit %d, stderr %q", code, errOut)
+	}
+
+	good := write("good.yaml", "intake:\n  auth_token_file: good.token\n"+listeners)
+	write("good.token", "0123456789abcdef0123456789abcdef\n")
+	base, stdout, _, stop := startDaemon(t, "--config", good)
+	alice, err := os.ReadFile("../../testdata/events/alice.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.Post(base+"/v1/events", "application/json", bytes.NewReader(alice))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("POST without token = %d, want 401", resp.StatusCode)
+	}
+	req, _ := http.NewRequest(http.MethodPost, base+"/v1/events", bytes.NewReader(alice))
+	req.Header.Set("Authorization", "Bearer 0123456789abcdef0123456789abcdef")
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusAccepted {
+		t.Errorf("POST with token = %d, want 202", resp.StatusCode)
+	}
+	if code := stop(); code != exitOK {
+		t.Errorf("exit %d", code)
+	}
+	if got := lines(stdout.String()); len(got) != 1 {
+		t.Errorf("daemon printed %d events, want 1", len(got))
 	}
 }

@@ -4,6 +4,7 @@ package server
 
 import (
 	"context"
+	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,6 +12,7 @@ import (
 	"log/slog"
 	"net/http"
 	"runtime"
+	"strings"
 	"sync"
 
 	twruntime "github.com/tokenwire/tokenwire/runtime"
@@ -30,14 +32,23 @@ type Server struct {
 	logger  *slog.Logger
 	queue   *queue
 	workers sync.WaitGroup
+	// authToken, when set, is the bearer token POST /v1/events requires.
+	authToken []byte
 	// decoding holds one token per request body being decoded, which
 	// bounds the memory intake uses to a few times max_request_bytes per
 	// CPU however many senders post at once.
 	decoding chan struct{}
 }
 
+// Option configures a Server.
+type Option func(*Server)
+
+// WithAuthToken requires senders of events to present token as a bearer
+// token.
+func WithAuthToken(token []byte) Option { return func(s *Server) { s.authToken = token } }
+
 // New returns a Server for rt and starts its dispatch workers.
-func New(rt *twruntime.Runtime, limits config.Intake, opts intake.Options, logger *slog.Logger) *Server {
+func New(rt *twruntime.Runtime, limits config.Intake, opts intake.Options, logger *slog.Logger, options ...Option) *Server {
 	s := &Server{
 		rt:       rt,
 		intake:   opts,
@@ -45,6 +56,9 @@ func New(rt *twruntime.Runtime, limits config.Intake, opts intake.Options, logge
 		logger:   logger,
 		queue:    newQueue(limits.QueueSize),
 		decoding: make(chan struct{}, runtime.GOMAXPROCS(0)),
+	}
+	for _, o := range options {
+		o(s)
 	}
 	workers := limits.Workers
 	if workers <= 0 {
@@ -114,6 +128,20 @@ type lineProblem struct {
 	Detail string `json:"detail"`
 }
 
+// authorized reports whether req carries the configured bearer token, or
+// whether no token is configured.
+func (s *Server) authorized(req *http.Request) bool {
+	if s.authToken == nil {
+		return true
+	}
+	const prefix = "Bearer "
+	header := req.Header.Get("Authorization")
+	if len(header) < len(prefix) || !strings.EqualFold(header[:len(prefix)], prefix) {
+		return false
+	}
+	return subtle.ConstantTimeCompare([]byte(header[len(prefix):]), s.authToken) == 1
+}
+
 // reject answers with a problem document and logs the rejection.
 func (s *Server) reject(w http.ResponseWriter, req *http.Request, p problem) {
 	s.logger.Info("event request rejected", "status", p.Status, "title", p.Title, "remote", req.RemoteAddr, "problems", len(p.Problems))
@@ -130,6 +158,15 @@ func writeProblem(w http.ResponseWriter, p problem) {
 // validated first: any invalid event rejects the request with 400 and none
 // of its events is dispatched, so a sender can fix and resend it whole.
 func (s *Server) postEvents(w http.ResponseWriter, req *http.Request) {
+	if !s.authorized(req) {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="tokenwire"`)
+		s.reject(w, req, problem{
+			Title:  "unauthorized",
+			Status: http.StatusUnauthorized,
+			Detail: "send the intake token as \"Authorization: Bearer <token>\"",
+		})
+		return
+	}
 	select {
 	case s.decoding <- struct{}{}:
 		defer func() { <-s.decoding }()

@@ -226,3 +226,55 @@ func waitFor(t *testing.T, cond func() bool) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+func TestAuthToken(t *testing.T) {
+	out := &blockingSink{release: make(chan struct{})}
+	close(out.release)
+	srv, ts := newTestServer(t, 10, out)
+	srv.authToken = []byte("0123456789abcdef0123")
+	cases := []struct {
+		name   string
+		header string
+		status int
+	}{
+		{"no header", "", http.StatusUnauthorized},
+		{"wrong token", "Bearer 0123456789abcdef0124", http.StatusUnauthorized},
+		{"basic scheme", "Basic 0123456789abcdef0123", http.StatusUnauthorized},
+		{"token prefix", "Bearer 0123456789abcdef012", http.StatusUnauthorized},
+		{"right token", "Bearer 0123456789abcdef0123", http.StatusAccepted},
+		{"lowercase scheme", "bearer 0123456789abcdef0123", http.StatusAccepted},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			req, err := http.NewRequest(http.MethodPost, ts.URL+"/v1/events", strings.NewReader(event("auth")))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.header != "" {
+				req.Header.Set("Authorization", c.header)
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != c.status {
+				t.Errorf("status %d, want %d", resp.StatusCode, c.status)
+			}
+			if c.status == http.StatusUnauthorized && resp.Header.Get("WWW-Authenticate") == "" {
+				t.Error("401 has no WWW-Authenticate header")
+			}
+		})
+	}
+	// The public keys and health check stay open.
+	for _, path := range []string{"/.well-known/jwks.json", "/healthz"} {
+		resp, err := http.Get(ts.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Errorf("GET %s = %d, want 200", path, resp.StatusCode)
+		}
+	}
+}

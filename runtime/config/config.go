@@ -105,6 +105,11 @@ type Intake struct {
 	// TokenKeysFile is a JWK set used to verify events posted in the
 	// "token" form. Empty: token signatures are not checked.
 	TokenKeysFile string `yaml:"token_keys_file"`
+	// AuthTokenFile holds a secret that senders must present as
+	// "Authorization: Bearer <secret>" on POST /v1/events. Empty: the
+	// endpoint takes events from anyone who can reach it, so keep Listen
+	// on loopback or behind an authenticating proxy.
+	AuthTokenFile string `yaml:"auth_token_file"`
 	// DrainTimeout bounds how long a stop waits for in-flight events.
 	// Default 10s.
 	DrainTimeout Duration `yaml:"drain_timeout"`
@@ -208,7 +213,7 @@ func Parse(data []byte, path string) (*Config, error) {
 		if errors.Is(err, io.EOF) {
 			return nil, fmt.Errorf("%s: %w: the file is empty", name, ErrInvalid)
 		}
-		return nil, fmt.Errorf("%s: %w: %s", name, ErrInvalid, yamlMessage(err))
+		return nil, yamlError(name, err)
 	}
 	cfg.Path = path
 	if err := recordLines(data, &cfg); err != nil {
@@ -232,6 +237,7 @@ func (c *Config) resolvePaths(dir string) {
 	}
 	resolve(&c.Signing.KeyFile)
 	resolve(&c.Intake.TokenKeysFile)
+	resolve(&c.Intake.AuthTokenFile)
 	for i := range c.Sinks {
 		resolve(&c.Sinks[i].Path)
 	}

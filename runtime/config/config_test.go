@@ -116,11 +116,11 @@ func TestParseErrors(t *testing.T) {
 		yaml string
 		want []string // substrings of the error
 	}{
-		{"unknown key", "issuer: https://a.example\nlisteners:\n  - name: a\n    modul: a.wasm\n", []string{"line 4", "modul"}},
-		{"unknown top key", "isuer: https://a.example\n", []string{"line 1", "isuer"}},
+		{"unknown key", "issuer: https://a.example\nlisteners:\n  - name: a\n    modul: a.wasm\n", []string{":4:", "modul"}},
+		{"unknown top key", "isuer: https://a.example\n", []string{":1:", "isuer"}},
 		{"empty", "", []string{"empty"}},
-		{"bad size", "listeners:\n  - name: a\n    module: a.wasm\n    memory_limit: lots\n", []string{"line 4", "lots"}},
-		{"bad duration", "listeners:\n  - name: a\n    module: a.wasm\n    deadline: soon\n", []string{"line 4", "soon"}},
+		{"bad size", "listeners:\n  - name: a\n    module: a.wasm\n    memory_limit: lots\n", []string{":4:", "lots"}},
+		{"bad duration", "listeners:\n  - name: a\n    module: a.wasm\n    deadline: soon\n", []string{":4:", "soon"}},
 		{"unknown event type", "listeners:\n  - name: a\n    module: a.wasm\n    events: [id_token.isued]\n", []string{":2:", "id_token.isued"}},
 		{"undefined sink", "listeners:\n  - name: a\n    module: a.wasm\n    sinks: [nowhere]\n", []string{":2:", `sink "nowhere" is not defined`}},
 		{"duplicate listener", "listeners:\n  - name: a\n    module: a.wasm\n  - name: a\n    module: b.wasm\n", []string{":4:", "defined twice"}},

@@ -235,26 +235,36 @@ func recordLines(data []byte, c *Config) error {
 	return nil
 }
 
-// yamlMessage turns yaml.v3's "yaml: unmarshal errors:\n  line 3: ..." into
-// one line per problem, joined with "; ".
-func yamlMessage(err error) string {
+// yamlError turns yaml.v3's errors, which read "line 3: ...", into one
+// error per problem in the "file:line: invalid config: ..." form that
+// validation errors use.
+func yamlError(name string, err error) error {
+	messages := []string{strings.TrimPrefix(err.Error(), "yaml: ")}
 	var te *yaml.TypeError
 	if errors.As(err, &te) {
-		msgs := make([]string, len(te.Errors))
-		for i, m := range te.Errors {
-			msgs[i] = unknownFieldPattern.ReplaceAllStringFunc(m, func(match string) string {
-				parts := unknownFieldPattern.FindStringSubmatch(match)
-				section := strings.ToLower(parts[2])
-				if section == "config" {
-					section = "the top level"
-				}
-				return fmt.Sprintf("unknown key %q in %s: check its spelling against the documented keys", parts[1], section)
-			})
-		}
-		return strings.Join(msgs, "; ")
+		messages = te.Errors
 	}
-	return strings.TrimPrefix(err.Error(), "yaml: ")
+	errs := make([]error, len(messages))
+	for i, m := range messages {
+		m = unknownFieldPattern.ReplaceAllStringFunc(m, func(match string) string {
+			parts := unknownFieldPattern.FindStringSubmatch(match)
+			section := strings.ToLower(parts[2])
+			if section == "config" {
+				section = "the top level"
+			}
+			return fmt.Sprintf("unknown key %q in %s: check its spelling against the documented keys", parts[1], section)
+		})
+		if line := linePattern.FindStringSubmatch(m); line != nil {
+			errs[i] = fmt.Errorf("%s:%s: %w: %s", name, line[1], ErrInvalid, line[2])
+		} else {
+			errs[i] = fmt.Errorf("%s: %w: %s", name, ErrInvalid, m)
+		}
+	}
+	return errors.Join(errs...)
 }
+
+// linePattern splits yaml.v3's "line N: message".
+var linePattern = regexp.MustCompile(`^line (\d+): (.*)$`)
 
 // unknownFieldPattern matches yaml.v3's message for a key that no struct
 // field takes, capturing the key and the Go type name.
