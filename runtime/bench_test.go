@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"os"
 	"path/filepath"
 	goruntime "runtime"
 	"strings"
@@ -11,6 +12,8 @@ import (
 	"time"
 
 	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 
 	"github.com/tokenwire/tokenwire/abi"
 	"github.com/tokenwire/tokenwire/runtime/config"
@@ -23,8 +26,7 @@ import (
 // the command that produced them. The sink "stdout" is a discardSink in
 // every benchmark, so the figures exclude sink I/O.
 
-// benchEventBytes is the size of the encoded benchmark event. An ID token
-// with a handful of profile claims encodes to about this size.
+// benchEventBytes is the size of the encoded benchmark event, 1 KiB.
 const benchEventBytes = 1024
 
 // auditModule is the prebuilt Go audit example, which signs one SET per
@@ -276,6 +278,105 @@ func BenchmarkDispatchClaimfilterGo(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// BenchmarkWazeroCloseOnContextDone runs tw_on_event of the Go claimfilter
+// example in a plain wazero runtime with WithCloseOnContextDone off and on,
+// each call under context.WithTimeout as the runtime makes it. A stand-in
+// "tokenwire" host module copies the event and config and accepts every
+// emit, so the figures exclude the tokenwire host functions.
+//
+// With the option on, wazero v1.12.0 compiles a call at every loop header
+// that leaves native code to check in Go whether the module was closed
+// (internal/engine/wazevo/frontend/lower.go and call_engine.go), so the
+// cost grows with the loop iterations a guest runs. The runtime always
+// turns the option on, because it is how wazero ends a call at its deadline.
+func BenchmarkWazeroCloseOnContextDone(b *testing.B) {
+	code, err := os.ReadFile(filepath.Join("..", "examples", "claimfilter", "claimfilter.wasm"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	event := intake.Encode(benchEvent(b))
+	configJSON := []byte(`{"claims":["sub","iat"],"sink":"stdout"}`)
+
+	for _, closeOnDone := range []bool{false, true} {
+		b.Run(fmt.Sprintf("close_on_done=%t", closeOnDone), func(b *testing.B) {
+			ctx := context.Background()
+			onEvent := instantiateStandIn(b, code, event, configJSON, closeOnDone)
+			b.SetBytes(int64(len(event)))
+			b.ReportAllocs()
+			for b.Loop() {
+				callCtx, cancel := context.WithTimeout(ctx, config.DefaultDeadline)
+				results, err := onEvent.Call(callCtx, uint64(len(event)))
+				cancel()
+				if err != nil {
+					b.Fatal(err)
+				}
+				if results[0] != 0 {
+					b.Fatalf("tw_on_event returned %d", int32(results[0]))
+				}
+			}
+		})
+	}
+}
+
+// instantiateStandIn instantiates code with WASI and a stand-in "tokenwire"
+// host module that returns event and configJSON, runs _initialize and
+// tw_init, and returns the tw_on_event export. The wazero runtime is closed
+// when the benchmark ends.
+func instantiateStandIn(b *testing.B, code, event, configJSON []byte, closeOnDone bool) api.Function {
+	b.Helper()
+	ctx := context.Background()
+	wasm := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfig().
+		WithCompilationCache(processCache()).
+		WithCloseOnContextDone(closeOnDone))
+	b.Cleanup(func() { _ = wasm.Close(ctx) })
+	if _, err := wasi_snapshot_preview1.Instantiate(ctx, wasm); err != nil {
+		b.Fatal(err)
+	}
+
+	copyOut := func(mod api.Module, ptr, length uint32, src []byte) int32 {
+		if !mod.Memory().Write(ptr, src[:min(int(length), len(src))]) {
+			return int32(abi.StatusInvalidMemory)
+		}
+		return int32(len(src))
+	}
+	_, err := wasm.NewHostModuleBuilder(abi.ImportModule).
+		NewFunctionBuilder().WithFunc(func(_ context.Context, mod api.Module, ptr, length uint32) int32 {
+		return copyOut(mod, ptr, length, event)
+	}).Export(abi.FuncEventRead).
+		NewFunctionBuilder().WithFunc(func(_ context.Context, mod api.Module, ptr, length uint32) int32 {
+		return copyOut(mod, ptr, length, configJSON)
+	}).Export(abi.FuncConfigRead).
+		NewFunctionBuilder().WithFunc(func(_ context.Context, level, ptr, length uint32) int32 { return 0 }).Export(abi.FuncLog).
+		NewFunctionBuilder().WithFunc(func(_ context.Context, ptr, length uint32) int32 { return 0 }).Export(abi.FuncSetError).
+		NewFunctionBuilder().WithFunc(func(_ context.Context, ptr, length uint32) int32 {
+		return int32(abi.StatusNotPermitted)
+	}).Export(abi.FuncSign).
+		NewFunctionBuilder().WithFunc(func(_ context.Context, ptr, length uint32) int32 {
+		return int32(abi.StatusNotFound)
+	}).Export(abi.FuncResultRead).
+		NewFunctionBuilder().WithFunc(func(_ context.Context, sinkPtr, sinkLength, dataPtr, dataLength uint32) int32 { return 0 }).Export(abi.FuncEmit).
+		Instantiate(ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
+
+	mod, err := wasm.InstantiateWithConfig(ctx, code, wazero.NewModuleConfig().WithName("").WithStartFunctions())
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := mod.ExportedFunction(abi.ExportInitialize).Call(ctx); err != nil {
+		b.Fatal(err)
+	}
+	results, err := mod.ExportedFunction(abi.ExportInit).Call(ctx, uint64(len(configJSON)))
+	if err != nil {
+		b.Fatal(err)
+	}
+	if results[0] != 0 {
+		b.Fatalf("tw_init returned %d", int32(results[0]))
+	}
+	return mod.ExportedFunction(abi.ExportOnEvent)
 }
 
 // BenchmarkSignAuditClaims measures Signer.Sign alone on claims of the

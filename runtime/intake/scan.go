@@ -68,7 +68,12 @@ func (e *syntaxError) Error() string {
 	if e.Incomplete {
 		return e.Msg
 	}
-	return fmt.Sprintf("%s (line %d, column %d)", e.Msg, e.Line+1, e.Column+1)
+	// The position is relative to the event, which the caller locates by
+	// its own line number, so a one-line event gives only the column.
+	if e.Line == 0 {
+		return fmt.Sprintf("%s (column %d)", e.Msg, e.Column+1)
+	}
+	return fmt.Sprintf("%s (line %d of the event, column %d)", e.Msg, e.Line+1, e.Column+1)
 }
 
 // validateJSON returns nil when data is exactly one JSON value with optional

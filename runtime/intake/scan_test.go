@@ -51,7 +51,7 @@ func TestScannerErrorPosition(t *testing.T) {
 		incomplete bool
 		text       string
 	}{
-		{"missing colon", "{\n  \"a\" 1\n}", 1, 6, false, `invalid character '1' after object key (line 2, column 7)`},
+		{"missing colon", "{\n  \"a\" 1\n}", 1, 6, false, `invalid character '1' after object key (line 2 of the event, column 7)`},
 		{"bad escape", `"\q"`, 0, 2, false, `invalid character 'q' in string escape code`},
 		{"truncated", "{\n\"a\":", 1, 4, true, `unexpected end of JSON input`},
 		{"depth", strings.Repeat("[", maxNestingDepth+1), 0, maxNestingDepth, false, `nesting is deeper than the maximum of 10000`},
