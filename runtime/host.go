@@ -15,9 +15,10 @@ import (
 	"github.com/tokenwire/tokenwire/runtime/sink"
 )
 
-// Host functions of ABI v1. Each reads its i32 arguments from the stack,
-// writes one i32 result back and never panics or traps: a bad pointer or
-// length returns INVALID_MEMORY before any other check.
+// Host functions of ABI v1. Each reads its i32 arguments from the stack and
+// writes one i32 result back. A bad pointer or length returns INVALID_MEMORY
+// before any other check, and wrapHost turns a panic into INTERNAL, so no
+// host function traps the guest or the host.
 
 // hostFunc is the body of a host function: it returns a non-negative value
 // or an abi.Status.
@@ -209,11 +210,15 @@ func hostSign(inst *instance, mem api.Memory, args []uint64) int32 {
 }
 
 // hostEmit implements emit(sink_ptr, sink_len, data_ptr, data_len) -> 0.
-// Statuses: INVALID_MEMORY, NOT_FOUND for a sink not in config,
-// NOT_PERMITTED for a sink not granted to the listener, LIMIT_EXCEEDED
-// over the emits budget, TOO_LARGE over emit_bytes, INVALID_ARGUMENT for a
-// payload the sink cannot carry, UNAVAILABLE when the sink is full or down,
-// INTERNAL for other sink failures.
+// Statuses, in the order checked:
+//   - INVALID_MEMORY for either region;
+//   - NOT_FOUND for a sink not in config;
+//   - NOT_PERMITTED for a sink not granted to the listener;
+//   - LIMIT_EXCEEDED over the emits budget;
+//   - TOO_LARGE over emit_bytes;
+//   - INVALID_ARGUMENT for a payload the sink cannot carry;
+//   - UNAVAILABLE when the sink is full or down;
+//   - INTERNAL for other sink failures.
 func hostEmit(inst *instance, mem api.Memory, args []uint64) int32 {
 	name, ok := guestBytes(mem, args[0], args[1])
 	if !ok {
@@ -224,6 +229,7 @@ func hostEmit(inst *instance, mem api.Memory, args []uint64) int32 {
 		return int32(abi.StatusInvalidMemory)
 	}
 	l := inst.l
+
 	target, known := l.sinks[string(name)]
 	if !known || target == nil {
 		if inst.takeLogLine() {
@@ -241,6 +247,7 @@ func hostEmit(inst *instance, mem api.Memory, args []uint64) int32 {
 	if len(data) > int(l.cfg.Budgets.EmitBytes) {
 		return int32(abi.StatusTooLarge)
 	}
+
 	err := target.Publish(context.Background(), data)
 	switch {
 	case err == nil:
@@ -269,9 +276,9 @@ func sinkRejection(known bool) string {
 // guestOutput turns what a guest writes to a WASI stream into log lines,
 // one per newline, within the per-call log budget.
 //
-// Write is a host-side loop that the guest sizes (fd_write takes any number
-// of iovecs of any length) and the call deadline is not checked while it
-// runs, so it examines at most outputScanLimit bytes per call in all and
+// Write is a host-side loop that the guest sizes, because fd_write takes
+// any number of iovecs of any length. The call deadline is not checked while
+// it runs, so it examines at most outputScanLimit bytes per call in all and
 // then fails every further write.
 type guestOutput struct {
 	inst    *instance

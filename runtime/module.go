@@ -59,8 +59,8 @@ var exportRules = []exportRule{
 }
 
 // describeModule checks a compiled module's exports and imports against ABI
-// v1 and the host modules instantiated in rt. Errors name the export or
-// import and say what to change.
+// v1 and the host modules instantiated in rt. Each error names the export
+// or import and what to change.
 func describeModule(rt wazero.Runtime, compiled wazero.CompiledModule, code []byte) (*ModuleInfo, error) {
 	sum := sha256.Sum256(code)
 	info := &ModuleInfo{SHA256: hex.EncodeToString(sum[:]), ABIVersion: abi.Version}

@@ -20,7 +20,7 @@ import (
 
 // adHocIssuer is the issuer of SETs signed with an ephemeral key when
 // neither config nor --issuer names one. The .invalid top-level domain
-// (RFC 2606) makes clear that no real issuer stands behind it.
+// (RFC 2606) makes clear that it is no real issuer.
 const adHocIssuer = "https://tokenwire.invalid"
 
 // defaultConfig is the embedded default of "tokenwire run" with no config:
@@ -52,13 +52,13 @@ func loadConfig(path string) (*config.Config, error) {
 	return config.Load(path)
 }
 
-// keyPolicy says what newSigner does when a listener may sign and no key
-// file is configured.
+// keyPolicy is what newSigner does when a listener may sign and no key file
+// is configured.
 type keyPolicy struct {
 	// ephemeral allows a fresh key that is lost on exit; otherwise the
 	// missing key is an error.
 	ephemeral bool
-	// hint tells the user how to give a key, in the command's own terms.
+	// hint is how the user gives a key, in the command's own terms.
 	hint string
 }
 
@@ -72,9 +72,9 @@ var (
 	ephemeralForDefault = keyPolicy{ephemeral: true, hint: "run with --config and set signing.key_file"}
 )
 
-// newSigner returns the signer for cfg: the key file when one is set, else,
-// when some listener is granted sign, an ephemeral key if policy allows it
-// or an error; else nil.
+// newSigner returns the signer for cfg, loaded from the key file when one
+// is set. Without a key file it returns nil unless a listener is granted
+// sign; then it makes an ephemeral key if policy allows it, else fails.
 func newSigner(cfg *config.Config, logger *slog.Logger, policy keyPolicy) (*signer.Signer, error) {
 	opts := signer.Options{
 		Issuer:    cfg.Issuer,

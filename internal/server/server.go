@@ -24,7 +24,8 @@ import (
 const maxReportedProblems = 100
 
 // Server accepts events over HTTP and dispatches them with a bounded queue
-// and a fixed number of workers, so the caller never waits on a listener.
+// and a fixed number of workers. A request returns once its events are
+// queued, before any listener runs.
 type Server struct {
 	rt      *twruntime.Runtime
 	intake  intake.Options
@@ -142,7 +143,7 @@ func (s *Server) authorized(req *http.Request) bool {
 	return subtle.ConstantTimeCompare([]byte(header[len(prefix):]), s.authToken) == 1
 }
 
-// reject answers with a problem document and logs the rejection.
+// reject writes a problem document response and logs the rejection.
 func (s *Server) reject(w http.ResponseWriter, req *http.Request, p problem) {
 	s.logger.Info("event request rejected", "status", p.Status, "title", p.Title, "remote", req.RemoteAddr, "problems", len(p.Problems))
 	writeProblem(w, p)

@@ -93,8 +93,8 @@ type Intake struct {
 	MaxEventBytes ByteSize `yaml:"max_event_bytes"`
 	// MaxRequestBytes bounds one POST /v1/events body. Default 16MiB.
 	MaxRequestBytes ByteSize `yaml:"max_request_bytes"`
-	// QueueSize is how many accepted events may wait for dispatch before
-	// intake answers 503. Default 1024.
+	// QueueSize is the number of accepted events that may wait for
+	// dispatch; past it intake responds 503. Default 1024.
 	QueueSize int `yaml:"queue_size"`
 	// Workers is how many events are dispatched at once. Default: the
 	// number of CPUs.
@@ -117,7 +117,7 @@ type Intake struct {
 
 // Sink is one named output.
 type Sink struct {
-	// Name is how listeners refer to the sink. Required, unique.
+	// Name is the name listeners emit to. Required, unique.
 	Name string `yaml:"name"`
 	// Type is "stdout" or "file".
 	Type string `yaml:"type"`

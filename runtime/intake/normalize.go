@@ -225,7 +225,7 @@ func buildEvent(fields *rawEvent, opts Options) (*abi.Event, *Error) {
 
 	// One copy contains claims and context, so the event never aliases the
 	// caller's buffer. Both are compacted, so the encoded event is one line
-	// whatever the sender's formatting; compacting removes only whitespace
+	// whatever the sender's formatting. Compacting removes only whitespace
 	// between tokens, so numbers and strings keep their exact text.
 	buf := make([]byte, 0, len(claims)+len(given.context))
 	buf = appendCompact(buf, claims)

@@ -9,7 +9,7 @@ import (
 	"time"
 )
 
-// FsyncPolicy says when a File sink calls fsync.
+// FsyncPolicy is when a File sink calls fsync.
 type FsyncPolicy string
 
 // Fsync policies.
@@ -17,8 +17,8 @@ const (
 	// FsyncAlways syncs after every payload: nothing accepted is lost on a
 	// power failure, at the cost of one disk flush per payload.
 	FsyncAlways FsyncPolicy = "always"
-	// FsyncInterval syncs at a fixed interval and on Close: a power failure
-	// loses at most one interval of payloads; a process crash loses none,
+	// FsyncInterval syncs at a fixed interval and on Close. A power failure
+	// loses at most one interval of payloads. A process crash loses none,
 	// because every payload is written to the kernel before Publish returns.
 	FsyncInterval FsyncPolicy = "interval"
 	// FsyncNever leaves flushing to the operating system.

@@ -2,9 +2,10 @@
 // file sinks.
 //
 // A Sink accepts a payload and returns once the payload is either written
-// or queued for delivery, so an asynchronous, retrying driver (a queue, an
-// HTTP receiver) fits the same interface: it queues in Publish and reports a
-// full queue as ErrUnavailable. The guest ABI never changes with the driver.
+// or queued for delivery. An asynchronous, retrying driver (a queue, an HTTP
+// receiver) therefore fits the same interface: it queues in Publish and
+// reports a full queue as ErrUnavailable. The guest ABI stays the same
+// whatever the driver.
 package sink
 
 import (
