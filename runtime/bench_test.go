@@ -286,11 +286,11 @@ func BenchmarkDispatchClaimfilterGo(b *testing.B) {
 // "tokenwire" host module copies the event and config and accepts every
 // emit, so the figures exclude the tokenwire host functions.
 //
-// With the option on, wazero v1.12.0 compiles a call at every loop header
-// that leaves native code to check in Go whether the module was closed
-// (internal/engine/wazevo/frontend/lower.go and call_engine.go), so the
-// cost grows with the loop iterations a guest runs. The runtime always
-// turns the option on, because it is how wazero ends a call at its deadline.
+// With the option on, the wazero v1.12.0 compiler adds a call at every loop
+// header that leaves native code to check in Go whether the module was
+// closed, so the cost grows with the loop iterations a guest runs. The
+// runtime always turns the option on, because it is how wazero ends a call
+// at its deadline.
 func BenchmarkWazeroCloseOnContextDone(b *testing.B) {
 	code, err := os.ReadFile(filepath.Join("..", "examples", "claimfilter", "claimfilter.wasm"))
 	if err != nil {

@@ -173,8 +173,8 @@ func hostSetError(inst *instance, mem api.Memory, args []uint64) int32 {
 // hostSign implements sign(claims_ptr, claims_len) -> SET length.
 // Statuses: INVALID_MEMORY, NOT_PERMITTED without the sign grant,
 // LIMIT_EXCEEDED over the signs budget, TOO_LARGE over claims_bytes,
-// INVALID_ARGUMENT for claims that break the SET rules, INTERNAL when
-// signing fails.
+// INVALID_ARGUMENT for claims that break the SET rules, UNAVAILABLE when
+// the signer may succeed on retry, INTERNAL when signing fails otherwise.
 func hostSign(inst *instance, mem api.Memory, args []uint64) int32 {
 	claims, ok := guestBytes(mem, args[0], args[1])
 	if !ok {
@@ -203,6 +203,9 @@ func hostSign(inst *instance, mem api.Memory, args []uint64) int32 {
 			return int32(abi.StatusInvalidArgument)
 		}
 		l.logger.Error("sign failed", "error", err)
+		if errors.Is(err, ErrSignerUnavailable) {
+			return int32(abi.StatusUnavailable)
+		}
 		return int32(abi.StatusInternal)
 	}
 	inst.result = token

@@ -354,3 +354,45 @@ func TestHostStatusNames(t *testing.T) {
 		}
 	}
 }
+
+// failingSigner fails every Sign with err.
+type failingSigner struct{ err error }
+
+func (f failingSigner) Sign([]byte) ([]byte, error) { return nil, f.err }
+func (f failingSigner) PublicJWKS() []byte          { return []byte(`{"keys":[]}`) }
+
+func TestHostSignFailures(t *testing.T) {
+	cases := []struct {
+		err  error
+		want abi.Status
+	}{
+		{fmt.Errorf("key service down: %w", ErrSignerUnavailable), abi.StatusUnavailable},
+		{errors.New("hardware token removed"), abi.StatusInternal},
+	}
+	for _, c := range cases {
+		t.Run(c.want.String(), func(t *testing.T) {
+			cfg := &config.Config{Issuer: testIssuer, Listeners: []config.Listener{listenerFor("probe", "probe")}}
+			cfg.Listeners[0].Sinks = nil
+			if err := cfg.Normalize(); err != nil {
+				t.Fatal(err)
+			}
+			logs := &logBuffer{}
+			rt, err := New(context.Background(), cfg, WithSigner(failingSigner{c.err}), WithLogger(testLogger(logs)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer rt.Close(context.Background())
+			l := rt.listeners[0]
+			p := &probe{t: t, env: &testEnv{rt: rt, logs: logs}}
+			p.inst, err = l.acquire(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer l.release(p.inst)
+			p.inst.begin(nil)
+			expectStatus(t, "sign", p.call("sign", probeSETClaims, 39), c.want)
+			expectStatus(t, "result_read after failed sign", p.call("result_read", probeBuffer, 10), abi.StatusNotFound)
+			mustContain(t, "logs", logs.String(), "sign failed", c.err.Error())
+		})
+	}
+}

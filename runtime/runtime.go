@@ -37,9 +37,14 @@ import (
 // ErrClosed is returned by Dispatch after Close.
 var ErrClosed = errors.New("runtime closed")
 
-// Signer signs Security Event Tokens for the sign host function. An error
-// wrapping signer.ErrInvalidClaims is reported to the guest as
-// INVALID_ARGUMENT; any other error as INTERNAL.
+// ErrSignerUnavailable is wrapped by a Signer error that may pass on retry,
+// such as a remote key service that cannot be reached. The guest sees
+// UNAVAILABLE.
+var ErrSignerUnavailable = errors.New("signer unavailable")
+
+// Signer signs Security Event Tokens for the sign host function. The guest
+// sees an error wrapping signer.ErrInvalidClaims as INVALID_ARGUMENT, one
+// wrapping ErrSignerUnavailable as UNAVAILABLE, and any other as INTERNAL.
 type Signer interface {
 	Sign(claims []byte) ([]byte, error)
 	PublicJWKS() []byte
