@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"unicode/utf8"
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
@@ -164,6 +165,10 @@ func hostSetError(inst *instance, mem api.Memory, args []uint64) int32 {
 		return int32(abi.StatusInvalidMemory)
 	}
 	if limit := int(inst.l.cfg.Budgets.LogBytes); len(msg) > limit {
+		// Cut at a rune boundary, so a valid UTF-8 message stays valid.
+		for limit > 0 && !utf8.RuneStart(msg[limit]) {
+			limit--
+		}
 		msg = msg[:limit]
 	}
 	inst.errorMsg = string(msg)

@@ -49,7 +49,7 @@ func newProbe(t *testing.T, edit func(*config.Listener)) *probe {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { l.release(inst) })
+	t.Cleanup(func() { l.release(context.Background(), inst) })
 	inst.begin(nil)
 	return &probe{t: t, env: env, inst: inst}
 }
@@ -327,7 +327,7 @@ func TestHostEmitSinkFailures(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			defer l.release(p.inst)
+			defer l.release(context.Background(), p.inst)
 			p.inst.begin(nil)
 			expectStatus(t, "emit", p.call("emit", probeStdout, 6, probeHello, 5), c.want)
 			mustContain(t, "logs", logs.String(), "emit failed", c.err.Error())
@@ -388,7 +388,7 @@ func TestHostSignFailures(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			defer l.release(p.inst)
+			defer l.release(context.Background(), p.inst)
 			p.inst.begin(nil)
 			expectStatus(t, "sign", p.call("sign", probeSETClaims, 39), c.want)
 			expectStatus(t, "result_read after failed sign", p.call("result_read", probeBuffer, 10), abi.StatusNotFound)

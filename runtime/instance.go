@@ -82,7 +82,10 @@ func (l *listener) newInstance(ctx context.Context) (*instance, error) {
 		inst.end()
 		inst.begin(nil)
 		results, err := initFn.Call(callCtx, uint64(len(l.cfg.ConfigJSON)))
-		if err == nil && int32(results[0]) != 0 {
+		if err == nil && mod.IsClosed() {
+		err = l.callError(abi.ExportInit, callCtx, errors.New("module closed"), inst)
+	}
+	if err == nil && int32(results[0]) != 0 {
 			err = &CallError{Kind: FailReturned, Func: abi.ExportInit, Code: int32(results[0]), Message: inst.failureMessage()}
 		} else if err != nil {
 			err = l.callError(abi.ExportInit, callCtx, err, inst)
@@ -97,11 +100,15 @@ func (l *listener) newInstance(ctx context.Context) (*instance, error) {
 	return inst, nil
 }
 
+// errListenerDeadline is the cause of a call context that ended at the
+// listener's own deadline, as opposed to the caller's.
+var errListenerDeadline = errors.New("listener deadline exceeded")
+
 // callContext returns the context for one guest call: it carries the
 // instance for host functions and the listener's deadline.
 func (inst *instance) callContext(ctx context.Context) (context.Context, context.CancelFunc) {
 	ctx = context.WithValue(ctx, instanceKey{}, inst)
-	return context.WithTimeout(ctx, inst.l.cfg.Deadline.Std())
+	return context.WithTimeoutCause(ctx, inst.l.cfg.Deadline.Std(), errListenerDeadline)
 }
 
 // begin resets the per-call state; event is nil outside tw_on_event.
@@ -186,8 +193,6 @@ const (
 	// FailBackoff: the listener failed repeatedly and is not called until
 	// its backoff ends.
 	FailBackoff FailKind = "backoff"
-	// FailUnavailable: no instance could be created (tw_init failed).
-	FailUnavailable FailKind = "unavailable"
 )
 
 // CallError is a failed call into a guest.
@@ -206,6 +211,8 @@ func (e *CallError) Error() string {
 		return fmt.Sprintf("%s called proc_exit(%d)", e.Func, e.Code)
 	case FailTimeout:
 		return fmt.Sprintf("%s timed out: %s", e.Func, e.Message)
+	case FailBackoff:
+		return "skipped: " + e.Message
 	default:
 		return fmt.Sprintf("%s failed (%s): %s", e.Func, e.Kind, e.Message)
 	}
@@ -213,21 +220,20 @@ func (e *CallError) Error() string {
 
 // callError classifies err from calling fn into a CallError.
 func (l *listener) callError(fn string, ctx context.Context, err error, inst *instance) error {
-	var exit *sys.ExitError
-	if errors.As(err, &exit) && l.closing.Load() {
+	if l.closing.Load() {
 		return &CallError{Kind: FailCanceled, Func: fn, Message: "listener closed while the call ran"}
 	}
-	if errors.As(err, &exit) {
-		switch exit.ExitCode() {
-		case sys.ExitCodeDeadlineExceeded:
+	// A context that ended stopped the call, whatever error wazero reports
+	// for it. Only the listener's own deadline is the guest's fault.
+	if ctx.Err() != nil {
+		if errors.Is(context.Cause(ctx), errListenerDeadline) {
 			return &CallError{Kind: FailTimeout, Func: fn, Message: "deadline " + l.cfg.Deadline.String() + " exceeded"}
-		case sys.ExitCodeContextCanceled:
-			return &CallError{Kind: FailCanceled, Func: fn, Message: "context canceled"}
 		}
-		return &CallError{Kind: FailExit, Func: fn, Code: int32(exit.ExitCode()), Message: "proc_exit"}
+		return &CallError{Kind: FailCanceled, Func: fn, Message: "caller's context ended: " + context.Cause(ctx).Error()}
 	}
-	if ctx.Err() == context.DeadlineExceeded {
-		return &CallError{Kind: FailTimeout, Func: fn, Message: "deadline " + l.cfg.Deadline.String() + " exceeded"}
+	var exit *sys.ExitError
+	if errors.As(err, &exit) {
+		return &CallError{Kind: FailExit, Func: fn, Code: int32(exit.ExitCode()), Message: "proc_exit"}
 	}
 	msg := err.Error()
 	if inst != nil && inst.errorMsg != "" {

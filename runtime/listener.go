@@ -18,8 +18,9 @@ import (
 
 // Backoff of a failing listener: after backoffThreshold failures in a row
 // the listener is skipped for a delay that starts at backoffBase and doubles
-// per further failure up to backoffMax, with up to 20% jitter. The first
-// event after the delay is a trial: success closes the backoff.
+// per further failure up to backoffMax, with up to 20% jitter. After the
+// delay one event at a time is let through as a trial: success closes the
+// backoff, failure starts a longer delay.
 const (
 	backoffThreshold = 5
 	backoffBase      = 100 * time.Millisecond
@@ -50,6 +51,7 @@ type listener struct {
 	mu           sync.Mutex
 	failures     int // consecutive
 	backoffUntil time.Time
+	trialRunning bool
 
 	stats listenerStats
 }
@@ -66,10 +68,17 @@ type listenerStats struct {
 // acquire returns an idle instance or creates one, waiting while the pool
 // is at its size.
 func (l *listener) acquire(ctx context.Context) (*instance, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, &CallError{Kind: FailCanceled, Func: "acquire", Message: err.Error()}
+	}
 	select {
 	case <-l.tokens:
 	case <-ctx.Done():
 		return nil, &CallError{Kind: FailCanceled, Func: "acquire", Message: ctx.Err().Error()}
+	}
+	if l.closing.Load() {
+		l.tokens <- struct{}{}
+		return nil, &CallError{Kind: FailCanceled, Func: "acquire", Message: "listener closed"}
 	}
 	select {
 	case inst := <-l.idle:
@@ -85,8 +94,13 @@ func (l *listener) acquire(ctx context.Context) (*instance, error) {
 	return inst, nil
 }
 
-// release returns a healthy instance to the pool.
-func (l *listener) release(inst *instance) {
+// release returns a healthy instance to the pool, or discards it when
+// wazero closed it: a deadline can fire just as a call returns.
+func (l *listener) release(ctx context.Context, inst *instance) {
+	if inst.mod.IsClosed() {
+		l.discard(ctx, inst)
+		return
+	}
 	l.idle <- inst
 	l.tokens <- struct{}{}
 }
@@ -101,29 +115,52 @@ func (l *listener) discard(ctx context.Context, inst *instance) {
 // dispatch delivers one encoded event to the listener.
 func (l *listener) dispatch(ctx context.Context, eventID string, event []byte) error {
 	l.stats.events.Add(1)
-	if wait := l.backoffRemaining(); wait > 0 {
+	trial, skip := l.admit()
+	if skip != nil {
 		l.stats.skipped.Add(1)
 		l.stats.failures.Add(1)
-		return &CallError{Kind: FailBackoff, Func: "tw_on_event", Message: fmt.Sprintf("listener failed %d times in a row; next attempt in %s", backoffThreshold, wait.Round(time.Millisecond))}
+		return skip
 	}
 	inst, err := l.acquire(ctx)
 	if err == nil {
 		err = inst.handle(ctx, event)
 		var callErr *CallError
 		if err == nil || errors.As(err, &callErr) && callErr.Kind == FailReturned {
-			l.release(inst)
+			l.release(ctx, inst)
 		} else {
 			l.discard(ctx, inst)
 		}
 	}
-	l.record(eventID, err)
+	l.record(eventID, err, trial)
 	return err
 }
 
-// record updates counters and the backoff state after one event.
-func (l *listener) record(eventID string, err error) {
+// admit decides whether an event may reach the listener. While the listener
+// backs off it returns a FailBackoff error. Once the delay has passed it
+// lets exactly one event at a time through as a trial, and reports which.
+func (l *listener) admit() (trial bool, skip error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if l.backoffUntil.IsZero() {
+		return false, nil
+	}
+	if wait := time.Until(l.backoffUntil); wait > 0 {
+		return false, &CallError{Kind: FailBackoff, Message: fmt.Sprintf("the listener failed %d times in a row; next attempt in %s", l.failures, wait.Round(time.Millisecond))}
+	}
+	if l.trialRunning {
+		return false, &CallError{Kind: FailBackoff, Message: fmt.Sprintf("the listener failed %d times in a row and a trial event is running", l.failures)}
+	}
+	l.trialRunning = true
+	return true, nil
+}
+
+// record updates counters and the backoff state after one event.
+func (l *listener) record(eventID string, err error, trial bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if trial {
+		l.trialRunning = false
+	}
 	if err == nil {
 		if !l.backoffUntil.IsZero() {
 			l.logger.Info("listener recovered", "after_failures", l.failures)
@@ -153,16 +190,6 @@ func (l *listener) record(eventID string, err error) {
 	}
 }
 
-// backoffRemaining returns how long the listener is still backing off.
-func (l *listener) backoffRemaining() time.Duration {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.backoffUntil.IsZero() {
-		return 0
-	}
-	return time.Until(l.backoffUntil)
-}
-
 // close runs tw_shutdown on idle instances, waiting for busy ones to come
 // back until ctx ends, then closes the wazero runtime.
 func (l *listener) close(ctx context.Context) error {
@@ -180,11 +207,13 @@ func (l *listener) close(ctx context.Context) error {
 		case <-l.tokens:
 		case <-ctx.Done():
 			l.logger.Warn("listener close timed out with calls in flight", "in_flight", size-taken)
-			l.shutdownIdle(context.Background())
-			return l.wasm.Close(context.Background())
+			l.shutdownIdle(context.WithoutCancel(ctx))
+			return l.wasm.Close(context.WithoutCancel(ctx))
 		}
 	}
-	l.shutdownIdle(ctx)
+	// tw_shutdown runs even when ctx has ended, because the listener's
+	// deadline bounds each call anyway.
+	l.shutdownIdle(context.WithoutCancel(ctx))
 	return l.wasm.Close(ctx)
 }
 

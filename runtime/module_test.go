@@ -210,22 +210,58 @@ func TestDispatchAfterClose(t *testing.T) {
 	}
 }
 
-func TestBackoffRecovers(t *testing.T) {
+func TestBackoffSingleTrial(t *testing.T) {
 	env := newEnv(t, listenerFor("trap", "trap"))
 	l := env.rt.listeners[0]
 	for i := range backoffThreshold {
 		_ = env.rt.Dispatch(context.Background(), testEvent(fmt.Sprint(i)))
 	}
-	if l.backoffRemaining() <= 0 {
-		t.Fatal("listener is not backing off after repeated traps")
+	err := env.rt.Dispatch(context.Background(), testEvent("skipped"))
+	if kindOf(err) != FailBackoff {
+		t.Fatalf("event after %d traps: %v, want kind backoff", backoffThreshold, err)
 	}
-	// A success closes the backoff.
+	mustContain(t, "error", err.Error(), "skipped", "failed 5 times in a row")
+
+	// Once the delay has passed, one event is the trial and others wait.
 	l.mu.Lock()
-	l.backoffUntil = l.backoffUntil.Add(-backoffMax * 2)
+	l.backoffUntil = time.Now().Add(-time.Millisecond)
 	l.mu.Unlock()
-	l.record("ok", nil)
-	if l.backoffRemaining() != 0 || l.failures != 0 {
-		t.Errorf("after a success: remaining %s, failures %d; want 0, 0", l.backoffRemaining(), l.failures)
+	trial, skip := l.admit()
+	if !trial || skip != nil {
+		t.Fatalf("first admit after the delay: trial %t, skip %v; want the trial", trial, skip)
+	}
+	if _, skip := l.admit(); kindOf(skip) != FailBackoff || !strings.Contains(skip.Error(), "trial event is running") {
+		t.Errorf("second admit during the trial: %v, want it skipped", skip)
+	}
+
+	// A successful trial closes the backoff.
+	l.record("trial", nil, true)
+	if trial, skip := l.admit(); trial || skip != nil {
+		t.Errorf("admit after a successful trial: trial %t, skip %v; want a plain admission", trial, skip)
+	}
+	if l.failures != 0 {
+		t.Errorf("failures = %d after recovery, want 0", l.failures)
+	}
+}
+
+func TestCallerDeadlineNotBlamed(t *testing.T) {
+	lc := listenerFor("loop", "loop")
+	lc.Deadline = config.Duration(10 * time.Second)
+	env := newEnv(t, lc)
+	for i := range backoffThreshold + 1 {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+		err := env.rt.Dispatch(ctx, testEvent(fmt.Sprint(i)))
+		cancel()
+		if kindOf(err) != FailCanceled {
+			t.Fatalf("event %d: %v, want kind canceled", i, err)
+		}
+		if strings.Contains(err.Error(), "10s") {
+			t.Errorf("error %q names the listener's deadline", err)
+		}
+	}
+	status := env.rt.Listeners()[0]
+	if status.Failures != 0 || status.Timeouts != 0 || status.Skipped != 0 {
+		t.Errorf("status failures %d, timeouts %d, skipped %d; want 0 for the caller's deadline", status.Failures, status.Timeouts, status.Skipped)
 	}
 }
 

@@ -250,7 +250,7 @@ func (r *Runtime) loadListener(ctx context.Context, lc config.Listener, cache wa
 	if err != nil {
 		return fail(fmt.Errorf("module %s: %w: %w", moduleName(lc), ErrStart, err))
 	}
-	l.release(inst)
+	l.release(ctx, inst)
 	return l, nil
 }
 

@@ -16,6 +16,9 @@ import (
 	"github.com/tokenwire/tokenwire/runtime/config"
 )
 
+// httpShutdownTimeout bounds how long a stop waits for requests in progress.
+const httpShutdownTimeout = 5 * time.Second
+
 // cmdRun runs the daemon until ctx ends (SIGINT or SIGTERM), then drains
 // accepted events and exits.
 func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -115,11 +118,16 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		code = exitFailure
 	}
 
+	// Requests still being read get a few seconds of their own, so a slow
+	// sender cannot use up the drain time of events already accepted.
+	shutdownCtx, cancelShutdown := context.WithTimeout(context.Background(), httpShutdownTimeout)
+	if err := httpServer.Shutdown(shutdownCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		logger.Warn("http shutdown incomplete: closing the remaining connections", "error", err)
+		_ = httpServer.Close()
+	}
+	cancelShutdown()
 	drainCtx, cancel := context.WithTimeout(context.Background(), cfg.Intake.DrainTimeout.Std())
 	defer cancel()
-	if err := httpServer.Shutdown(drainCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		logger.Warn("http shutdown incomplete", "error", err)
-	}
 	if left := srv.Drain(drainCtx); left > 0 {
 		logger.Error("drain timed out: events were accepted but not dispatched", "undispatched", left)
 		code = exitFailure

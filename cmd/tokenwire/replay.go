@@ -44,6 +44,11 @@ func cmdReplay(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 		return exitUsage
 	}
 	if *issuer != "" {
+		if cfg.Intake.DefaultIssuer == cfg.Issuer {
+			// The default issuer of events followed the config's issuer,
+			// so it follows the override too.
+			cfg.Intake.DefaultIssuer = *issuer
+		}
 		cfg.Issuer = *issuer
 	}
 	if *keyPath != "" {

@@ -95,6 +95,9 @@ func freezeTableSection(section []byte, maxElements uint64) ([]byte, error) {
 				return nil, fmt.Errorf("%w: table %d maximum: %v", ErrMalformed, i, err)
 			}
 			pos += n
+			if maximum < minimum {
+				return nil, fmt.Errorf("%w: table %d has maximum %d below its minimum %d", ErrMalformed, i, maximum, minimum)
+			}
 			if maximum != minimum {
 				changed = true
 			}

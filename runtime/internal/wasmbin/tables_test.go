@@ -71,6 +71,7 @@ func TestFreezeTablesMalformed(t *testing.T) {
 		"long leb":      module([]byte{0xff, 0xff, 0xff, 0xff, 0xff, 0x01}),
 		"extra bytes":   module([]byte{1, 0x70, 0x00, 0x01, 0x00}),
 		"missing table": module([]byte{2, 0x70, 0x00, 0x01}),
+		"max below min": module([]byte{1, 0x70, 0x01, 0x0a, 0x05}),
 	}
 	for name, code := range cases {
 		t.Run(name, func(t *testing.T) {
