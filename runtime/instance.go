@@ -83,9 +83,9 @@ func (l *listener) newInstance(ctx context.Context) (*instance, error) {
 		inst.begin(nil)
 		results, err := initFn.Call(callCtx, uint64(len(l.cfg.ConfigJSON)))
 		if err == nil && mod.IsClosed() {
-		err = l.callError(abi.ExportInit, callCtx, errors.New("module closed"), inst)
-	}
-	if err == nil && int32(results[0]) != 0 {
+			err = l.callError(abi.ExportInit, callCtx, errors.New("module closed"), inst)
+		}
+		if err == nil && int32(results[0]) != 0 {
 			err = &CallError{Kind: FailReturned, Func: abi.ExportInit, Code: int32(results[0]), Message: inst.failureMessage()}
 		} else if err != nil {
 			err = l.callError(abi.ExportInit, callCtx, err, inst)
