@@ -82,13 +82,14 @@ func (l *listener) newInstance(ctx context.Context) (*instance, error) {
 		inst.end()
 		inst.begin(nil)
 		results, err := initFn.Call(callCtx, uint64(len(l.cfg.ConfigJSON)))
-		if err == nil && mod.IsClosed() {
-			err = l.callError(abi.ExportInit, callCtx, errors.New("module closed"), inst)
-		}
-		if err == nil && int32(results[0]) != 0 {
-			err = &CallError{Kind: FailReturned, Func: abi.ExportInit, Code: int32(results[0]), Message: inst.failureMessage()}
-		} else if err != nil {
+		switch {
+		case err != nil:
 			err = l.callError(abi.ExportInit, callCtx, err, inst)
+		case mod.IsClosed():
+			// The deadline fired as tw_init returned.
+			err = l.callError(abi.ExportInit, callCtx, errors.New("module closed"), inst)
+		case int32(results[0]) != 0:
+			err = &CallError{Kind: FailReturned, Func: abi.ExportInit, Code: int32(results[0]), Message: inst.failureMessage()}
 		}
 		if err != nil {
 			inst.end()
