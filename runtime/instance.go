@@ -60,7 +60,7 @@ func (l *listener) newInstance(ctx context.Context) (*instance, error) {
 		WithRandSource(rand.Reader)
 
 	inst.begin(nil)
-	callCtx, cancel := inst.callContext(ctx)
+	callCtx, cancel := inst.startContext(ctx)
 	defer cancel()
 	mod, err := l.wasm.InstantiateModule(callCtx, l.compiled, modConfig)
 	if err != nil {
@@ -110,6 +110,14 @@ var errListenerDeadline = errors.New("listener deadline exceeded")
 func (inst *instance) callContext(ctx context.Context) (context.Context, context.CancelFunc) {
 	ctx = context.WithValue(ctx, instanceKey{}, inst)
 	return context.WithTimeoutCause(ctx, inst.l.cfg.Deadline.Std(), errListenerDeadline)
+}
+
+// startContext is callContext for starting an instance: instantiation,
+// _initialize and tw_init together run under the listener's start_deadline,
+// because a Go guest's runtime start alone takes milliseconds.
+func (inst *instance) startContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	ctx = context.WithValue(ctx, instanceKey{}, inst)
+	return context.WithTimeoutCause(ctx, inst.l.cfg.StartDeadline.Std(), errListenerDeadline)
 }
 
 // begin resets the per-call state; event is nil outside tw_on_event.
@@ -228,7 +236,11 @@ func (l *listener) callError(fn string, ctx context.Context, err error, inst *in
 	// for it. Only the listener's own deadline is the guest's fault.
 	if ctx.Err() != nil {
 		if errors.Is(context.Cause(ctx), errListenerDeadline) {
-			return &CallError{Kind: FailTimeout, Func: fn, Message: "deadline " + l.cfg.Deadline.String() + " exceeded"}
+			deadline := l.cfg.Deadline
+			if fn != abi.ExportOnEvent && fn != abi.ExportShutdown {
+				deadline = l.cfg.StartDeadline
+			}
+			return &CallError{Kind: FailTimeout, Func: fn, Message: "deadline " + deadline.String() + " exceeded"}
 		}
 		return &CallError{Kind: FailCanceled, Func: fn, Message: "caller's context ended: " + context.Cause(ctx).Error()}
 	}

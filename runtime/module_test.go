@@ -317,3 +317,13 @@ func waitUntil(t *testing.T, cond func() bool) {
 		time.Sleep(time.Millisecond)
 	}
 }
+
+func TestStartDeadline(t *testing.T) {
+	lc := listenerFor("init_loop", "init_loop")
+	lc.StartDeadline = config.Duration(100 * time.Millisecond)
+	_, err := tryEnv(t, lc)
+	if !errors.Is(err, ErrStart) {
+		t.Fatalf("error = %v, want ErrStart", err)
+	}
+	mustContain(t, "error", err.Error(), "tw_init timed out", "deadline 100ms exceeded")
+}

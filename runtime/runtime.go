@@ -367,16 +367,17 @@ func (r *Runtime) JWKS() []byte {
 
 // ListenerStatus describes one listener and its counters.
 type ListenerStatus struct {
-	Name        string
-	Module      string
-	ModuleInfo  ModuleInfo
-	Events      []string
-	Sign        bool
-	Sinks       []string
-	Deadline    time.Duration
-	MemoryLimit int64
-	PoolSize    int
-	Budgets     config.Budgets
+	Name          string
+	Module        string
+	ModuleInfo    ModuleInfo
+	Events        []string
+	Sign          bool
+	Sinks         []string
+	Deadline      time.Duration
+	StartDeadline time.Duration
+	MemoryLimit   int64
+	PoolSize      int
+	Budgets       config.Budgets
 
 	Handled   int64 // events delivered, including failed and skipped ones
 	Failures  int64
@@ -391,21 +392,22 @@ func (r *Runtime) Listeners() []ListenerStatus {
 	out := make([]ListenerStatus, 0, len(r.listeners))
 	for _, l := range r.listeners {
 		s := ListenerStatus{
-			Name:        l.cfg.Name,
-			Module:      moduleName(l.cfg),
-			ModuleInfo:  *l.info,
-			Events:      l.cfg.Events,
-			Sign:        l.cfg.Sign,
-			Sinks:       l.cfg.Sinks,
-			Deadline:    l.cfg.Deadline.Std(),
-			MemoryLimit: int64(l.cfg.MemoryLimit),
-			PoolSize:    l.cfg.PoolSize,
-			Budgets:     l.cfg.Budgets,
-			Handled:     l.stats.events.Load(),
-			Failures:    l.stats.failures.Load(),
-			Timeouts:    l.stats.timeouts.Load(),
-			Skipped:     l.stats.skipped.Load(),
-			Instances:   l.stats.instances.Load(),
+			Name:          l.cfg.Name,
+			Module:        moduleName(l.cfg),
+			ModuleInfo:    *l.info,
+			Events:        l.cfg.Events,
+			Sign:          l.cfg.Sign,
+			Sinks:         l.cfg.Sinks,
+			Deadline:      l.cfg.Deadline.Std(),
+			StartDeadline: l.cfg.StartDeadline.Std(),
+			MemoryLimit:   int64(l.cfg.MemoryLimit),
+			PoolSize:      l.cfg.PoolSize,
+			Budgets:       l.cfg.Budgets,
+			Handled:       l.stats.events.Load(),
+			Failures:      l.stats.failures.Load(),
+			Timeouts:      l.stats.timeouts.Load(),
+			Skipped:       l.stats.skipped.Load(),
+			Instances:     l.stats.instances.Load(),
 		}
 		if msg := l.stats.lastError.Load(); msg != nil {
 			s.LastError = *msg

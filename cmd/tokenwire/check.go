@@ -72,7 +72,7 @@ func cmdCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintf(stdout, "  events       %s\n", strings.Join(l.Events, ", "))
 		fmt.Fprintf(stdout, "  sign         %t\n", l.Sign)
 		fmt.Fprintf(stdout, "  sinks        %s\n", orNone(l.Sinks))
-		fmt.Fprintf(stdout, "  deadline     %s\n", l.Deadline)
+		fmt.Fprintf(stdout, "  deadline     %s (start %s)\n", l.Deadline, l.StartDeadline)
 		fmt.Fprintf(stdout, "  memory_limit %s\n", config.ByteSize(l.MemoryLimit))
 		fmt.Fprintf(stdout, "  pool_size    %d\n", l.PoolSize)
 		fmt.Fprintf(stdout, "  budgets      signs %d, emits %d, log_lines %d, log_bytes %s, claims_bytes %s, emit_bytes %s\n",

@@ -26,6 +26,7 @@ const (
 	DefaultMaxRequestBytes = 16 << 20
 	DefaultQueueSize       = 1024
 	DefaultDeadline        = 500 * time.Millisecond
+	DefaultStartDeadline   = 10 * time.Second
 	DefaultMemoryLimit     = 64 << 20
 	DefaultPoolSize        = 4
 	DefaultMaxSigns        = 8
@@ -148,8 +149,13 @@ type Listener struct {
 	Sign bool `yaml:"sign"`
 	// Sinks lists the sinks the listener may emit to. Default none.
 	Sinks []string `yaml:"sinks"`
-	// Deadline bounds each call into the module. Default 500ms.
+	// Deadline bounds each call into the module: tw_on_event and
+	// tw_shutdown. Default 500ms.
 	Deadline Duration `yaml:"deadline"`
+	// StartDeadline bounds starting one instance: instantiation,
+	// _initialize and tw_init together. Default 10s, as a Go guest's
+	// runtime start takes milliseconds and far longer on a loaded machine.
+	StartDeadline Duration `yaml:"start_deadline"`
 	// MemoryLimit caps the module's linear memory. Default 64MiB; it is
 	// rounded down to 64 KiB WebAssembly pages.
 	MemoryLimit ByteSize `yaml:"memory_limit"`

@@ -160,6 +160,9 @@ func (l *Listener) normalize(fail func(string, ...any)) {
 	if l.Deadline == 0 {
 		l.Deadline = Duration(DefaultDeadline)
 	}
+	if l.StartDeadline == 0 {
+		l.StartDeadline = Duration(DefaultStartDeadline)
+	}
 	if l.MemoryLimit == 0 {
 		l.MemoryLimit = DefaultMemoryLimit
 	}
