@@ -67,7 +67,7 @@ func Parse(data []byte, opts Options) (*Signer, error) {
 	case bytes.Contains(trimmed, []byte("-----BEGIN ")):
 		key, err = parsePEM(trimmed)
 	default:
-		return nil, errors.New("key data is not a key: provide a JWK, a JWK set or a PEM private key")
+		return nil, errors.New("no key found: the data is neither JSON (a JWK or JWK set) nor PEM: provide a JWK, a JWK set or a PEM private key")
 	}
 	if err != nil {
 		return nil, err

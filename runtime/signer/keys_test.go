@@ -170,7 +170,7 @@ func TestParseKeyErrors(t *testing.T) {
 		wantErr string
 	}{
 		{"empty file", func(*testing.T) []byte { return nil }, signer.Options{}, "key data is empty"},
-		{"not a key", func(*testing.T) []byte { return []byte("hello world\n") }, signer.Options{}, "key data is not a key: provide a JWK, a JWK set or a PEM private key"},
+		{"not a key", func(*testing.T) []byte { return []byte("hello world\n") }, signer.Options{}, "no key found: the data is neither JSON (a JWK or JWK set) nor PEM: provide a JWK, a JWK set or a PEM private key"},
 		{"invalid JSON", func(*testing.T) []byte { return []byte(`{"kty":`) }, signer.Options{}, "invalid JWK or JWK set"},
 		{"JSON not a JWK", func(*testing.T) []byte { return []byte(`{"hello":"world"}`) }, signer.Options{}, "invalid JWK or JWK set"},
 		{"empty JWK set", func(*testing.T) []byte { return []byte(`{"keys":[]}`) }, signer.Options{}, "JWK set contains no keys"},
