@@ -173,6 +173,7 @@ func (l *listener) record(eventID string, err error, trial bool) {
 	if errors.As(err, &callErr) && callErr.Kind == FailCanceled {
 		return
 	}
+
 	l.stats.failures.Add(1)
 	if errors.As(err, &callErr) && callErr.Kind == FailTimeout {
 		l.stats.timeouts.Add(1)
@@ -181,6 +182,7 @@ func (l *listener) record(eventID string, err error, trial bool) {
 	l.stats.lastError.Store(&msg)
 	l.failures++
 	l.logger.Error("listener failed on event", "event_id", eventID, "error", err, "consecutive_failures", l.failures)
+
 	if l.failures >= backoffThreshold && !l.noBackoff {
 		delay := backoffBase << min(l.failures-backoffThreshold, 16)
 		delay = min(delay, backoffMax)
@@ -195,7 +197,7 @@ func (l *listener) record(eventID string, err error, trial bool) {
 func (l *listener) close(ctx context.Context) error {
 	l.closing.Store(true)
 	size := cap(l.tokens)
-	for taken := 0; taken < size; taken++ {
+	for returned := 0; returned < size; returned++ {
 		select {
 		case <-l.tokens:
 			continue
@@ -206,7 +208,7 @@ func (l *listener) close(ctx context.Context) error {
 		select {
 		case <-l.tokens:
 		case <-ctx.Done():
-			l.logger.Warn("listener close timed out with calls in flight", "in_flight", size-taken)
+			l.logger.Warn("listener close timed out with instances busy", "busy_instances", size-returned)
 			l.shutdownIdle(context.WithoutCancel(ctx))
 			return l.wasm.Close(context.WithoutCancel(ctx))
 		}

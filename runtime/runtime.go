@@ -38,13 +38,14 @@ import (
 var ErrClosed = errors.New("runtime closed")
 
 // ErrSignerUnavailable is wrapped by a Signer error that may pass on retry,
-// such as a remote key service that cannot be reached. The guest sees
-// UNAVAILABLE.
+// such as a remote key service that cannot be reached. sign then returns
+// UNAVAILABLE to the guest.
 var ErrSignerUnavailable = errors.New("signer unavailable")
 
-// Signer signs Security Event Tokens for the sign host function. The guest
-// sees an error wrapping signer.ErrInvalidClaims as INVALID_ARGUMENT, one
-// wrapping ErrSignerUnavailable as UNAVAILABLE, and any other as INTERNAL.
+// Signer signs Security Event Tokens for the sign host function. sign
+// returns INVALID_ARGUMENT to the guest for an error wrapping
+// signer.ErrInvalidClaims, UNAVAILABLE for one wrapping
+// ErrSignerUnavailable, and INTERNAL for any other.
 type Signer interface {
 	Sign(claims []byte) ([]byte, error)
 	PublicJWKS() []byte

@@ -52,13 +52,13 @@ func loadConfig(path string) (*config.Config, error) {
 	return config.Load(path)
 }
 
-// keyPolicy is what newSigner does when a listener may sign and no key file
-// is configured.
+// keyPolicy is the rule newSigner follows when a listener may sign and no
+// key file is configured.
 type keyPolicy struct {
 	// ephemeral allows a fresh key that is lost on exit; otherwise the
 	// missing key is an error.
 	ephemeral bool
-	// hint is how the user gives a key, in the command's own terms.
+	// hint is the instruction for giving a key, in the command's own terms.
 	hint string
 }
 
