@@ -158,10 +158,15 @@ func signature(params, results []api.ValueType) string {
 // A Go listener declares about 6,000.
 const MaxTableElements = 1 << 20
 
-// compile compiles code in rt and validates it against the ABI. Tables are
-// frozen at their declared size first, because wazero counts them against
-// no limit.
+// compile checks code's declared sizes, freezes its tables at their
+// declared size (wazero counts tables against no limit), compiles it in rt
+// and validates it against the ABI.
 func compile(ctx context.Context, rt wazero.Runtime, code []byte) (wazero.CompiledModule, *ModuleInfo, error) {
+	// wazero allocates vectors at their declared counts before reading
+	// them, so a few bytes could exhaust the process's memory.
+	if err := wasmbin.Check(code, wasmbin.DefaultLimits); err != nil {
+		return nil, nil, fmt.Errorf("%w: %v", ErrModule, err)
+	}
 	frozen, freezeErr := wasmbin.FreezeTables(code, MaxTableElements)
 	if freezeErr != nil && !errors.Is(freezeErr, wasmbin.ErrMalformed) {
 		return nil, nil, fmt.Errorf("%w: %v", ErrModule, freezeErr)

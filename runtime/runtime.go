@@ -30,6 +30,7 @@ import (
 	"github.com/tokenwire/tokenwire/abi"
 	"github.com/tokenwire/tokenwire/runtime/config"
 	"github.com/tokenwire/tokenwire/runtime/intake"
+	"github.com/tokenwire/tokenwire/runtime/internal/wasmbin"
 	"github.com/tokenwire/tokenwire/runtime/signer"
 	"github.com/tokenwire/tokenwire/runtime/sink"
 )
@@ -193,12 +194,9 @@ func (r *Runtime) loadListener(ctx context.Context, lc config.Listener, cache wa
 	code := lc.ModuleBytes
 	if code == nil {
 		var err error
-		code, err = os.ReadFile(lc.Module)
-		if errors.Is(err, os.ErrNotExist) {
-			return nil, fmt.Errorf("module %s not found: check the listener's module path: %w", lc.Module, err)
-		}
+		code, err = readModule(lc.Module)
 		if err != nil {
-			return nil, fmt.Errorf("read module: %w", err)
+			return nil, err
 		}
 	}
 	if lc.Sign && r.signer == nil {
@@ -253,6 +251,27 @@ func (r *Runtime) loadListener(ctx context.Context, lc config.Listener, cache wa
 	}
 	l.release(ctx, inst)
 	return l, nil
+}
+
+// readModule reads a module file of at most wasmbin.DefaultLimits.ModuleBytes.
+func readModule(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("module %s not found: check the listener's module path: %w", path, err)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read module: %w", err)
+	}
+	defer f.Close()
+	limit := wasmbin.DefaultLimits.ModuleBytes
+	code, err := io.ReadAll(io.LimitReader(f, int64(limit)+1))
+	if err != nil {
+		return nil, fmt.Errorf("read module %s: %w", path, err)
+	}
+	if len(code) > limit {
+		return nil, fmt.Errorf("%w: module %s is larger than %d bytes", ErrModule, path, limit)
+	}
+	return code, nil
 }
 
 // location returns "file:line: " for a config entry, or "" when the config
