@@ -315,7 +315,9 @@ func (o *guestOutput) Write(p []byte) (int, error) {
 	if len(p) > room {
 		p, err = p[:room], errOutputBudget
 	}
-	inst.outputBytes += len(p)
+	// An empty write costs one byte, so a guest cannot make the host walk
+	// millions of empty iovecs for free.
+	inst.outputBytes += max(len(p), 1)
 	n := len(p)
 	limit := int(inst.l.cfg.Budgets.LogBytes)
 	for len(p) > 0 {

@@ -41,9 +41,11 @@ const (
 
 // Upper bounds of settings whose large values would exhaust memory at start.
 const (
-	MaxPoolSize  = 1024
-	MaxWorkers   = 1024
-	MaxQueueSize = 1 << 20
+	MaxPoolSize    = 1024
+	MaxWorkers     = 1024
+	MaxQueueSize   = 1 << 20
+	MaxBudgetCount = 100_000  // signs, emits and log_lines per call
+	MaxBudgetBytes = 64 << 20 // log_bytes, claims_bytes and emit_bytes
 )
 
 // ErrInvalid is wrapped by every validation error.

@@ -133,6 +133,7 @@ func TestParseErrors(t *testing.T) {
 		{"bad algorithm", "signing:\n  algorithm: HS256\n", []string{"HS256", "not supported"}},
 		{"memory too small", "listeners:\n  - name: a\n    module: a.wasm\n    memory_limit: 1KiB\n", []string{"out of range"}},
 		{"pool too large", "listeners:\n  - name: a\n    module: a.wasm\n    pool_size: 1000000000000\n", []string{"pool_size", "out of range"}},
+		{"budget too large", "listeners:\n  - name: a\n    module: a.wasm\n    budgets:\n      log_bytes: 1GiB\n", []string{"budgets.log_bytes", "maximum"}},
 		{"queue too large", "intake:\n  queue_size: 100000000\n", []string{"queue_size", "out of range"}},
 		{"config not a mapping", "listeners:\n  - name: a\n    module: a.wasm\n    config: [1, 2]\n", []string{"must be a mapping"}},
 	}

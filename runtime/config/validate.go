@@ -185,6 +185,21 @@ func (l *Listener) normalize(fail func(string, ...any)) {
 	if b.Signs < 0 || b.Emits < 0 || b.LogLines < 0 {
 		fail("listener %q: budgets must not be negative", l.Name)
 	}
+	for _, budget := range []struct {
+		name       string
+		value, max int64
+	}{
+		{"signs", int64(b.Signs), MaxBudgetCount},
+		{"emits", int64(b.Emits), MaxBudgetCount},
+		{"log_lines", int64(b.LogLines), MaxBudgetCount},
+		{"log_bytes", int64(b.LogBytes), MaxBudgetBytes},
+		{"claims_bytes", int64(b.ClaimsBytes), MaxBudgetBytes},
+		{"emit_bytes", int64(b.EmitBytes), MaxBudgetBytes},
+	} {
+		if budget.value > budget.max {
+			fail("listener %q: budgets.%s %d is over the maximum %d", l.Name, budget.name, budget.value, budget.max)
+		}
+	}
 }
 
 func defaultInt(v *int, d int) {
