@@ -151,7 +151,7 @@ func New(ctx context.Context, cfg *config.Config, opts ...Option) (*Runtime, err
 	for i := range cfg.Listeners {
 		l, err := r.loadListener(ctx, cfg.Listeners[i], o.cache)
 		if err != nil {
-			_ = r.Close(ctx)
+			_ = r.Close(context.WithoutCancel(ctx))
 			return nil, fmt.Errorf("%slistener %q: %w", location(cfg, cfg.Listeners[i].Line), cfg.Listeners[i].Name, err)
 		}
 		r.listeners = append(r.listeners, l)

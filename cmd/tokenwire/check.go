@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"strings"
 
 	twruntime "github.com/tokenwire/tokenwire/runtime"
@@ -16,6 +17,7 @@ import (
 func cmdCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("check", "[--config FILE]", stderr)
 	configPath := fs.String("config", "tokenwire.yaml", "config `file` (YAML) to check")
+	logLevel := fs.String("log-level", "warn", "log `level`: debug, info, warn or error")
 	if err := fs.Parse(args); err != nil {
 		return parseStatus(err)
 	}
@@ -23,9 +25,18 @@ func cmdCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintf(stderr, "tokenwire check: unexpected argument %q\n", fs.Arg(0))
 		return exitUsage
 	}
-	logger, _ := newLogger(stderr, "warn")
+	logger, err := newLogger(stderr, *logLevel)
+	if err != nil {
+		fmt.Fprintf(stderr, "tokenwire check: %v\n", err)
+		return exitUsage
+	}
 	cfg, err := loadConfig(*configPath)
 	if err != nil {
+		fmt.Fprintf(stderr, "tokenwire check: %v\n", err)
+		return exitUsage
+	}
+	// The intake settings "run" reads before it serves.
+	if err := checkIntake(cfg); err != nil {
 		fmt.Fprintf(stderr, "tokenwire check: %v\n", err)
 		return exitUsage
 	}
@@ -53,6 +64,8 @@ func cmdCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if s != nil {
 		fmt.Fprintf(stdout, "signing      %s, %s, kid %s\n", cfg.Signing.KeyFile, s.Algorithm(), s.KeyID())
 	}
+	fmt.Fprintf(stdout, "intake       listen %s, max_event_bytes %s, max_request_bytes %s, queue_size %d\n",
+		cfg.Intake.Listen, cfg.Intake.MaxEventBytes, cfg.Intake.MaxRequestBytes, cfg.Intake.QueueSize)
 	for _, sc := range cfg.Sinks {
 		switch sc.Type {
 		case "file":
@@ -86,4 +99,21 @@ func orNone(items []string) string {
 		return "(none)"
 	}
 	return strings.Join(items, ", ")
+}
+
+// checkIntake reads the files and parses the address that "run" needs for
+// intake, so check fails where run would.
+func checkIntake(cfg *config.Config) error {
+	if _, _, err := net.SplitHostPort(cfg.Intake.Listen); err != nil {
+		return fmt.Errorf("intake.listen %q: %v: use host:port, such as 127.0.0.1:8080", cfg.Intake.Listen, err)
+	}
+	if _, err := intakeOptions(cfg); err != nil {
+		return err
+	}
+	if cfg.Intake.AuthTokenFile != "" {
+		if _, err := readAuthToken(cfg.Intake.AuthTokenFile); err != nil {
+			return err
+		}
+	}
+	return nil
 }

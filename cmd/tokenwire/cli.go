@@ -48,6 +48,10 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	case "check":
 		return cmdCheck(ctx, rest, stdout, stderr)
 	case "version", "--version":
+		if len(rest) > 0 {
+			fmt.Fprintf(stderr, "tokenwire version: unexpected argument %q\n", rest[0])
+			return exitUsage
+		}
 		fmt.Fprintf(stdout, "tokenwire %s (ABI v%d)\n", version(), abi.Version)
 		return exitOK
 	case "help", "-h", "--help":

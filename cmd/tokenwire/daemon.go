@@ -76,7 +76,19 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if *configPath == "" {
 		policy = ephemeralForDefault
 	}
+	if cfg.Intake.AuthTokenFile != "" {
+		// Read before the listeners load, which can take seconds.
+		if _, err := readAuthToken(cfg.Intake.AuthTokenFile); err != nil {
+			fmt.Fprintf(stderr, "tokenwire run: %v\n", err)
+			return exitUsage
+		}
+	}
 	rt, intakeOpts, err := startRuntime(ctx, cfg, policy, logger, stdout)
+	if err != nil && ctx.Err() != nil {
+		// SIGINT or SIGTERM arrived while the listeners loaded.
+		logger.Info("stopped before startup completed")
+		return exitOK
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "tokenwire run: %v\n", err)
 		return exitUsage

@@ -705,3 +705,53 @@ func TestRunAuthToken(t *testing.T) {
 		t.Errorf("daemon printed %d events, want 1", len(got))
 	}
 }
+
+func TestCheckIntakeFiles(t *testing.T) {
+	dir := t.TempDir()
+	cases := map[string]string{
+		"missing auth token": "intake:\n  auth_token_file: nothere.token\n",
+		"missing token keys": "intake:\n  token_keys_file: nothere.jwks\n",
+		"bad listen address": "intake:\n  listen: nonsense\n",
+		"short auth token":   "intake:\n  auth_token_file: short.token\n",
+	}
+	if err := os.WriteFile(filepath.Join(dir, "short.token"), []byte("abc\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for name, cfg := range cases {
+		t.Run(name, func(t *testing.T) {
+			path := filepath.Join(dir, strings.ReplaceAll(name, " ", "_")+".yaml")
+			if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			code, _, errOut := runCLI(t, nil, "check", "--config", path)
+			if code != exitUsage || !strings.Contains(errOut, "intake.") {
+				t.Errorf("exit %d, stderr %q; want an intake error", code, errOut)
+			}
+		})
+	}
+}
+
+func TestRunStoppedDuringStartup(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	var stdout, stderr bytes.Buffer
+	code := run(ctx, []string{"run", "--listen", "127.0.0.1:0"}, nil, &stdout, &stderr)
+	if code != exitOK {
+		t.Errorf("exit %d, want 0 for a stop during startup; stderr:\n%s", code, stderr.String())
+	}
+	if strings.Contains(stderr.String(), "failed to start") {
+		t.Errorf("a stop during startup is reported as a listener failure:\n%s", stderr.String())
+	}
+}
+
+func TestExampleConfigChecks(t *testing.T) {
+	code, out, errOut := runCLI(t, nil, "check", "--config", "../../examples/configs/tokenwire.yaml")
+	if code != exitOK {
+		t.Fatalf("check of the example config: exit %d, stderr:\n%s", code, errOut)
+	}
+	for _, want := range []string{"listener audit", "listener sign-ins", "RS256"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("check output does not contain %q", want)
+		}
+	}
+}

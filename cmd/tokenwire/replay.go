@@ -143,7 +143,7 @@ func openEvents(path string, stdin io.Reader) (io.Reader, string, func(), error)
 	}
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, "", nil, fmt.Errorf("open events: %w", err)
+		return nil, "", nil, err
 	}
 	return f, path, func() { _ = f.Close() }, nil
 }
