@@ -75,6 +75,12 @@ func describeModule(rt wazero.Runtime, compiled wazero.CompiledModule, code []by
 	for _, rule := range exportRules {
 		def, ok := exports[rule.name]
 		if !ok {
+			if rule.name == abi.ExportVersionMarker {
+				if other := otherVersionMarker(exports); other != "" {
+					errs = append(errs, fmt.Errorf("module is built for another tokenwire ABI (it exports %q): this host supports only ABI v1", other))
+					continue
+				}
+			}
 			if rule.required {
 				errs = append(errs, fmt.Errorf("missing export %q: %s", rule.name, rule.hint))
 			}
@@ -109,6 +115,17 @@ func describeModule(rt wazero.Runtime, compiled wazero.CompiledModule, code []by
 		return info, errors.Join(errs...)
 	}
 	return info, nil
+}
+
+// otherVersionMarker returns an export that marks another ABI version, such
+// as "tokenwire_abi_v2", or "".
+func otherVersionMarker(exports map[string]api.FunctionDefinition) string {
+	for name := range exports {
+		if strings.HasPrefix(name, "tokenwire_abi_v") && name != abi.ExportVersionMarker {
+			return name
+		}
+	}
+	return ""
 }
 
 // checkImport reports an import that the host does not provide, or that it
@@ -176,6 +193,9 @@ func compile(ctx context.Context, rt wazero.Runtime, code []byte) (wazero.Compil
 		frozen = code
 	}
 	compiled, err := rt.CompileModule(ctx, frozen)
+	if err != nil && strings.Contains(err.Error(), "over limit of") {
+		return nil, nil, fmt.Errorf("%w: compile: %v: the module's initial memory is larger than memory_limit: raise memory_limit", ErrModule, err)
+	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("%w: compile: %v", ErrModule, err)
 	}

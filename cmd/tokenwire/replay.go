@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"strings"
 
@@ -37,6 +38,8 @@ func cmdReplay(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 		fmt.Fprintf(stderr, "tokenwire replay: %v\n", err)
 		return exitUsage
 	}
+	// replay prints each failure with the events file name itself.
+	logger = slog.New(dropMessage{Handler: logger.Handler(), message: "listener failed on event"})
 
 	cfg, err := loadConfig(*configPath)
 	if err != nil {
@@ -146,4 +149,25 @@ func openEvents(path string, stdin io.Reader) (io.Reader, string, func(), error)
 		return nil, "", nil, err
 	}
 	return f, path, func() { _ = f.Close() }, nil
+}
+
+// dropMessage is a slog handler that discards records with one message.
+type dropMessage struct {
+	slog.Handler
+	message string
+}
+
+func (d dropMessage) Handle(ctx context.Context, r slog.Record) error {
+	if r.Message == d.message {
+		return nil
+	}
+	return d.Handler.Handle(ctx, r)
+}
+
+func (d dropMessage) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return dropMessage{Handler: d.Handler.WithAttrs(attrs), message: d.message}
+}
+
+func (d dropMessage) WithGroup(name string) slog.Handler {
+	return dropMessage{Handler: d.Handler.WithGroup(name), message: d.message}
 }

@@ -129,23 +129,28 @@ type lineProblem struct {
 	Detail string `json:"detail"`
 }
 
-// authorized reports whether req carries the configured bearer token, or
-// whether no token is configured.
-func (s *Server) authorized(req *http.Request) bool {
+// unauthorized returns why req lacks the configured bearer token, or ""
+// when it has it or no token is configured.
+func (s *Server) unauthorized(req *http.Request) string {
 	if s.authToken == nil {
-		return true
+		return ""
 	}
 	const prefix = "Bearer "
 	header := req.Header.Get("Authorization")
-	if len(header) < len(prefix) || !strings.EqualFold(header[:len(prefix)], prefix) {
-		return false
+	switch {
+	case header == "":
+		return "no Authorization header"
+	case len(header) < len(prefix) || !strings.EqualFold(header[:len(prefix)], prefix):
+		return "Authorization header is not a bearer token"
+	case subtle.ConstantTimeCompare([]byte(header[len(prefix):]), s.authToken) != 1:
+		return "wrong bearer token"
 	}
-	return subtle.ConstantTimeCompare([]byte(header[len(prefix):]), s.authToken) == 1
+	return ""
 }
 
 // reject writes a problem document response and logs the rejection.
 func (s *Server) reject(w http.ResponseWriter, req *http.Request, p problem) {
-	s.logger.Info("event request rejected", "status", p.Status, "title", p.Title, "remote", req.RemoteAddr, "problems", len(p.Problems))
+	s.logger.Info("event request rejected", "status", p.Status, "reason", p.Title, "remote", req.RemoteAddr, "invalid_events", len(p.Problems))
 	writeProblem(w, p)
 }
 
@@ -159,9 +164,10 @@ func writeProblem(w http.ResponseWriter, p problem) {
 // validated first: any invalid event rejects the request with 400 and none
 // of its events is dispatched, so a sender can fix and resend it whole.
 func (s *Server) postEvents(w http.ResponseWriter, req *http.Request) {
-	if !s.authorized(req) {
+	if reason := s.unauthorized(req); reason != "" {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="tokenwire"`)
-		s.reject(w, req, problem{
+		s.logger.Info("event request rejected", "status", http.StatusUnauthorized, "reason", reason, "remote", req.RemoteAddr)
+		writeProblem(w, problem{
 			Title:  "unauthorized",
 			Status: http.StatusUnauthorized,
 			Detail: "send the intake token as \"Authorization: Bearer <token>\"",

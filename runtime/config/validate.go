@@ -272,6 +272,10 @@ func yamlError(name string, err error) error {
 			}
 			return fmt.Sprintf("unknown key %q in %s: check its spelling against the documented keys", parts[1], section)
 		})
+		m = unmarshalPattern.ReplaceAllStringFunc(m, func(match string) string {
+			parts := unmarshalPattern.FindStringSubmatch(match)
+			return fmt.Sprintf("invalid value %s: expected %s", parts[2], expectedKind(parts[3]))
+		})
 		if line := linePattern.FindStringSubmatch(m); line != nil {
 			errs[i] = fmt.Errorf("%s:%s: %w: %s", name, line[1], ErrInvalid, line[2])
 		} else {
@@ -279,6 +283,26 @@ func yamlError(name string, err error) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// unmarshalPattern matches yaml.v3's "cannot unmarshal !!str `yes` into
+// bool", capturing the YAML tag, the value and the Go type.
+var unmarshalPattern = regexp.MustCompile("cannot unmarshal !!(\\w+) (`[^`]*`|into) ?(?:into )?(\\S+)")
+
+// expectedKind names what a config value of Go type goType is written as.
+func expectedKind(goType string) string {
+	switch {
+	case goType == "bool":
+		return "true or false"
+	case goType == "int" || goType == "int64":
+		return "an integer"
+	case strings.HasPrefix(goType, "[]"):
+		return "a list"
+	case goType == "string":
+		return "a string"
+	default:
+		return "a mapping"
+	}
 }
 
 // linePattern splits yaml.v3's "line N: message".
