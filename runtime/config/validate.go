@@ -157,6 +157,7 @@ func (l *Listener) normalize(fail func(string, ...any)) {
 	if len(l.ConfigJSON) == 0 || l.ConfigJSON[0] != '{' {
 		fail("listener %q: config must be a mapping", l.Name)
 	}
+
 	if l.Deadline == 0 {
 		l.Deadline = Duration(DefaultDeadline)
 	}
@@ -175,6 +176,7 @@ func (l *Listener) normalize(fail func(string, ...any)) {
 	if l.PoolSize < 0 || l.PoolSize > MaxPoolSize {
 		fail("listener %q: pool_size %d is out of range: use 1 to %d", l.Name, l.PoolSize, MaxPoolSize)
 	}
+
 	b := &l.Budgets
 	defaultInt(&b.Signs, DefaultMaxSigns)
 	defaultInt(&b.Emits, DefaultMaxEmits)

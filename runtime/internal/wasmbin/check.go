@@ -473,8 +473,8 @@ func (r *reader) nameMap() error {
 }
 
 // constExpr skips a constant expression up to and including its end
-// opcode. It knows the instructions constant expressions may contain,
-// including the extended-constant arithmetic.
+// opcode. It accepts the instructions a constant expression may contain,
+// the extended-constant arithmetic included, and rejects any other.
 func (r *reader) constExpr() error {
 	for {
 		if len(r.b) == 0 {
