@@ -65,7 +65,7 @@ func (p *probe) call(fn string, args ...uint32) int32 {
 	for i, a := range args {
 		params[i] = uint64(a)
 	}
-	ctx, cancel := p.inst.callContext(context.Background())
+	ctx, cancel := p.inst.callContext(context.Background(), p.inst.l.cfg.Deadline)
 	defer cancel()
 	results, err := f.Call(ctx, params...)
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 	"github.com/tetratelabs/wazero/sys"
 
 	"github.com/tokenwire/tokenwire/abi"
+	"github.com/tokenwire/tokenwire/runtime/config"
 )
 
 // instance is one module instance of a listener. It is never called
@@ -60,7 +61,7 @@ func (l *listener) newInstance(ctx context.Context) (*instance, error) {
 		WithRandSource(rand.Reader)
 
 	inst.begin(nil)
-	callCtx, cancel := inst.startContext(ctx)
+	callCtx, cancel := inst.callContext(ctx, l.cfg.StartDeadline)
 	defer cancel()
 	mod, err := l.wasm.InstantiateModule(callCtx, l.compiled, modConfig)
 	if err != nil {
@@ -105,19 +106,13 @@ func (l *listener) newInstance(ctx context.Context) (*instance, error) {
 // listener's own deadline, as opposed to the caller's.
 var errListenerDeadline = errors.New("listener deadline exceeded")
 
-// callContext returns the context for one guest call: it carries the
-// instance for host functions and the listener's deadline.
-func (inst *instance) callContext(ctx context.Context) (context.Context, context.CancelFunc) {
+// callContext returns the context for guest calls: it carries the instance
+// for host functions and ends at deadline. Starting an instance passes the
+// listener's start_deadline, because a Go guest's runtime start alone takes
+// milliseconds; every other call passes its deadline.
+func (inst *instance) callContext(ctx context.Context, deadline config.Duration) (context.Context, context.CancelFunc) {
 	ctx = context.WithValue(ctx, instanceKey{}, inst)
-	return context.WithTimeoutCause(ctx, inst.l.cfg.Deadline.Std(), errListenerDeadline)
-}
-
-// startContext is callContext for starting an instance: instantiation,
-// _initialize and tw_init together run under the listener's start_deadline,
-// because a Go guest's runtime start alone takes milliseconds.
-func (inst *instance) startContext(ctx context.Context) (context.Context, context.CancelFunc) {
-	ctx = context.WithValue(ctx, instanceKey{}, inst)
-	return context.WithTimeoutCause(ctx, inst.l.cfg.StartDeadline.Std(), errListenerDeadline)
+	return context.WithTimeoutCause(ctx, deadline.Std(), errListenerDeadline)
 }
 
 // begin resets the per-call state; event is nil outside tw_on_event.
@@ -143,7 +138,7 @@ func (inst *instance) end() {
 func (inst *instance) handle(ctx context.Context, event []byte) error {
 	inst.begin(event)
 	defer inst.end()
-	callCtx, cancel := inst.callContext(ctx)
+	callCtx, cancel := inst.callContext(ctx, inst.l.cfg.Deadline)
 	defer cancel()
 	results, err := inst.onEvent.Call(callCtx, uint64(len(event)))
 	if err != nil {
@@ -167,7 +162,7 @@ func (inst *instance) failureMessage() string {
 func (inst *instance) closeClean(ctx context.Context) {
 	if inst.shutdown != nil {
 		inst.begin(nil)
-		callCtx, cancel := inst.callContext(ctx)
+		callCtx, cancel := inst.callContext(ctx, inst.l.cfg.Deadline)
 		if _, err := inst.shutdown.Call(callCtx); err != nil {
 			inst.l.logger.Warn("tw_shutdown failed", "error", err)
 		}
@@ -225,6 +220,17 @@ func (e *CallError) Error() string {
 	default:
 		return fmt.Sprintf("%s failed (%s): %s", e.Func, e.Kind, e.Message)
 	}
+}
+
+// failKind returns the kind of a *CallError in err's chain, or "". It is
+// called only with a non-nil err, so the success path allocates nothing
+// for errors.As.
+func failKind(err error) FailKind {
+	var ce *CallError
+	if errors.As(err, &ce) {
+		return ce.Kind
+	}
+	return ""
 }
 
 // callError classifies err from calling fn into a CallError.

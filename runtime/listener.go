@@ -2,7 +2,6 @@ package runtime
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
@@ -124,8 +123,7 @@ func (l *listener) dispatch(ctx context.Context, eventID string, event []byte) e
 	inst, err := l.acquire(ctx)
 	if err == nil {
 		err = inst.handle(ctx, event)
-		var callErr *CallError
-		if err == nil || errors.As(err, &callErr) && callErr.Kind == FailReturned {
+		if err == nil || failKind(err) == FailReturned {
 			l.release(ctx, inst)
 		} else {
 			l.discard(ctx, inst)
@@ -169,13 +167,13 @@ func (l *listener) record(eventID string, err error, trial bool) {
 		l.backoffUntil = time.Time{}
 		return
 	}
-	var callErr *CallError
-	if errors.As(err, &callErr) && callErr.Kind == FailCanceled {
+	kind := failKind(err)
+	if kind == FailCanceled {
 		return
 	}
 
 	l.stats.failures.Add(1)
-	if errors.As(err, &callErr) && callErr.Kind == FailTimeout {
+	if kind == FailTimeout {
 		l.stats.timeouts.Add(1)
 	}
 	msg := err.Error()

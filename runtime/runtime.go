@@ -315,25 +315,29 @@ func (r *Runtime) DispatchEncoded(ctx context.Context, id, eventType string, enc
 	defer r.inFlight.Done()
 
 	listeners := r.byType[eventType]
-	var errs []error
 	if len(listeners) == 1 {
+		// One listener, the common case, needs no goroutine.
 		if err := listeners[0].dispatch(ctx, id, encoded); err != nil {
-			errs = []error{err}
+			return &DispatchError{EventID: id, Failures: []ListenerFailure{{Listener: listeners[0].cfg.Name, Err: err}}}
 		}
-	} else if len(listeners) > 1 {
-		// Listeners run side by side, so a slow one delays this event's
-		// completion but not the other listeners' work on it.
-		errs = make([]error, len(listeners))
-		var wg sync.WaitGroup
-		for i, l := range listeners {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				errs[i] = l.dispatch(ctx, id, encoded)
-			}()
-		}
-		wg.Wait()
+		return nil
 	}
+	return dispatchAll(ctx, listeners, id, encoded)
+}
+
+// dispatchAll runs the listeners side by side, so a slow one delays this
+// event's completion but not the other listeners' work on it.
+func dispatchAll(ctx context.Context, listeners []*listener, id string, encoded []byte) error {
+	errs := make([]error, len(listeners))
+	var wg sync.WaitGroup
+	for i, l := range listeners {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = l.dispatch(ctx, id, encoded)
+		}()
+	}
+	wg.Wait()
 
 	var failures []ListenerFailure
 	for i, err := range errs {
