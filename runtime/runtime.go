@@ -152,7 +152,7 @@ func New(ctx context.Context, cfg *config.Config, opts ...Option) (*Runtime, err
 		l, err := r.loadListener(ctx, cfg.Listeners[i], o.cache)
 		if err != nil {
 			_ = r.Close(context.WithoutCancel(ctx))
-			return nil, fmt.Errorf("%slistener %q: %w", location(cfg, cfg.Listeners[i].Line), cfg.Listeners[i].Name, err)
+			return nil, fmt.Errorf("%s listener %q: %w", cfg.Location(cfg.Listeners[i].Line), cfg.Listeners[i].Name, err)
 		}
 		r.listeners = append(r.listeners, l)
 		for _, t := range l.cfg.Events {
@@ -272,19 +272,6 @@ func readModule(path string) ([]byte, error) {
 		return nil, fmt.Errorf("%w: module %s is larger than %d bytes", ErrModule, path, limit)
 	}
 	return code, nil
-}
-
-// location returns "file:line: " for a config entry, or "" when the config
-// was not read from a file.
-func location(cfg *config.Config, line int) string {
-	switch {
-	case cfg.Path == "":
-		return ""
-	case line > 0:
-		return fmt.Sprintf("%s:%d: ", cfg.Path, line)
-	default:
-		return cfg.Path + ": "
-	}
 }
 
 func moduleName(lc config.Listener) string {

@@ -218,14 +218,20 @@ func defaultSize(v *ByteSize, d ByteSize) {
 
 // errorAt formats a validation error with the file and, when known, line.
 func (c *Config) errorAt(line int, msg string) error {
+	return fmt.Errorf("%s %w: %s", c.Location(line), ErrInvalid, msg)
+}
+
+// Location returns "file:line:" for an entry of the config, "file:" when the
+// line is unknown, and "config:" for a config not read from a file.
+func (c *Config) Location(line int) string {
 	name := c.Path
 	if name == "" {
 		name = "config"
 	}
 	if line > 0 {
-		return fmt.Errorf("%s:%d: %w: %s", name, line, ErrInvalid, msg)
+		return fmt.Sprintf("%s:%d:", name, line)
 	}
-	return fmt.Errorf("%s: %w: %s", name, ErrInvalid, msg)
+	return name + ":"
 }
 
 // recordLines stores the line of each sink and listener entry.

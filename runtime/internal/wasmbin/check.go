@@ -1,9 +1,6 @@
 package wasmbin
 
-import (
-	"bytes"
-	"fmt"
-)
+import "fmt"
 
 // Limits bounds what a module may declare. wazero v1.12.0 allocates each
 // vector of the binary at its declared count before reading the entries, so
@@ -61,28 +58,9 @@ func Check(code []byte, limits Limits) error {
 	if len(code) > limits.ModuleBytes {
 		return fmt.Errorf("module is %d bytes; the limit is %d", len(code), limits.ModuleBytes)
 	}
-	if !bytes.HasPrefix(code, header) {
-		return nil
-	}
-	offset := len(header)
-	for offset < len(code) {
-		id := code[offset]
-		size, n, err := readU32(code[offset+1:])
-		if err != nil {
-			return fmt.Errorf("%w: section %d at offset %d: %v", ErrMalformed, id, offset, err)
-		}
-		start := offset + 1 + n
-		end := start + int(size)
-		if end > len(code) || end < start {
-			return fmt.Errorf("%w: section %d at offset %d runs past the end", ErrMalformed, id, offset)
-		}
-		r := &reader{b: code[start:end], section: id}
-		if err := checkSection(r, limits); err != nil {
-			return err
-		}
-		offset = end
-	}
-	return nil
+	return walkSections(code, func(s section) error {
+		return checkSection(&reader{b: s.contents(code), section: s.id}, limits)
+	})
 }
 
 func checkSection(r *reader, limits Limits) error {

@@ -12,8 +12,8 @@ import (
 	"github.com/tetratelabs/wazero"
 )
 
-// section returns a binary holding one section with the given contents.
-func section(id byte, contents ...byte) []byte {
+// withSection returns a binary holding one section with the given contents.
+func withSection(id byte, contents ...byte) []byte {
 	b := append([]byte{}, header...)
 	b = append(b, id)
 	b = appendU32(b, uint32(len(contents)))
@@ -25,23 +25,23 @@ var huge = []byte{0xff, 0xff, 0xff, 0xff, 0x0f}
 
 func TestCheckRejectsHugeCounts(t *testing.T) {
 	cases := map[string][]byte{
-		"type count":       section(sectionType, huge...),
-		"param count":      section(sectionType, append([]byte{1, 0x60}, huge...)...),
-		"import count":     section(sectionImport, huge...),
-		"import name":      section(sectionImport, append([]byte{1}, huge...)...),
-		"function count":   section(sectionFunction, huge...),
-		"table count":      section(sectionTable, huge...),
-		"memory count":     section(sectionMemory, huge...),
-		"global count":     section(sectionGlobal, huge...),
-		"export count":     section(sectionExport, huge...),
-		"element count":    section(sectionElement, huge...),
-		"element entries":  section(sectionElement, append([]byte{1, 0x01, 0x00}, huge...)...),
-		"code count":       section(sectionCode, huge...),
-		"local count":      section(sectionCode, append([]byte{1, 7, 1}, append(huge, 0x7f)...)...),
-		"data count":       section(sectionData, huge...),
-		"data bytes":       section(sectionData, append([]byte{1, 0x01}, huge...)...),
-		"name map":         section(sectionCustom, append([]byte{4, 'n', 'a', 'm', 'e', 1, 5}, huge...)...),
-		"local name map":   section(sectionCustom, append([]byte{4, 'n', 'a', 'm', 'e', 2, 5}, huge...)...),
+		"type count":       withSection(sectionType, huge...),
+		"param count":      withSection(sectionType, append([]byte{1, 0x60}, huge...)...),
+		"import count":     withSection(sectionImport, huge...),
+		"import name":      withSection(sectionImport, append([]byte{1}, huge...)...),
+		"function count":   withSection(sectionFunction, huge...),
+		"table count":      withSection(sectionTable, huge...),
+		"memory count":     withSection(sectionMemory, huge...),
+		"global count":     withSection(sectionGlobal, huge...),
+		"export count":     withSection(sectionExport, huge...),
+		"element count":    withSection(sectionElement, huge...),
+		"element entries":  withSection(sectionElement, append([]byte{1, 0x01, 0x00}, huge...)...),
+		"code count":       withSection(sectionCode, huge...),
+		"local count":      withSection(sectionCode, append([]byte{1, 7, 1}, append(huge, 0x7f)...)...),
+		"data count":       withSection(sectionData, huge...),
+		"data bytes":       withSection(sectionData, append([]byte{1, 0x01}, huge...)...),
+		"name map":         withSection(sectionCustom, append([]byte{4, 'n', 'a', 'm', 'e', 1, 5}, huge...)...),
+		"local name map":   withSection(sectionCustom, append([]byte{4, 'n', 'a', 'm', 'e', 2, 5}, huge...)...),
 		"section past end": append(append([]byte{}, header...), sectionType, 0x10, 0),
 	}
 	for name, code := range cases {
@@ -55,14 +55,14 @@ func TestCheckRejectsHugeCounts(t *testing.T) {
 
 func TestCheckLimits(t *testing.T) {
 	// 60,000 locals in one declaration: over the 50,000 limit.
-	locals := section(sectionCode, 1, 5, 1, 0xe0, 0xd4, 0x03, 0x7f)
+	locals := withSection(sectionCode, 1, 5, 1, 0xe0, 0xd4, 0x03, 0x7f)
 	err := Check(locals, DefaultLimits)
 	if err == nil || errors.Is(err, ErrMalformed) || !strings.Contains(err.Error(), "limit is 50000") {
 		t.Errorf("Check of 60,000 locals = %v, want the locals limit", err)
 	}
 
 	// Two passive segments of 3 function indices each, limit 5.
-	elements := section(sectionElement, 2, 0x01, 0x00, 3, 0, 0, 0, 0x01, 0x00, 3, 0, 0, 0)
+	elements := withSection(sectionElement, 2, 0x01, 0x00, 3, 0, 0, 0, 0x01, 0x00, 3, 0, 0, 0)
 	limits := DefaultLimits
 	limits.ElementEntries = 5
 	err = Check(elements, limits)
@@ -72,7 +72,7 @@ func TestCheckLimits(t *testing.T) {
 
 	limits = DefaultLimits
 	limits.ModuleBytes = 8
-	if err := Check(section(sectionType, 0), limits); err == nil || !strings.Contains(err.Error(), "the limit is 8") {
+	if err := Check(withSection(sectionType, 0), limits); err == nil || !strings.Contains(err.Error(), "the limit is 8") {
 		t.Errorf("Check of an oversized module = %v, want the size limit", err)
 	}
 }
@@ -105,7 +105,7 @@ func FuzzCheck(f *testing.F) {
 			f.Add(code)
 		}
 	}
-	f.Add(section(sectionElement, 2, 0x01, 0x00, 3, 0, 0, 0, 0x01, 0x00, 3, 0, 0, 0))
+	f.Add(withSection(sectionElement, 2, 0x01, 0x00, 3, 0, 0, 0, 0x01, 0x00, 3, 0, 0, 0))
 	ctx := context.Background()
 	rt := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfig().WithCompilationCache(wazero.NewCompilationCache()))
 	f.Fuzz(func(t *testing.T, code []byte) {

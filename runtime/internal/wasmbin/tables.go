@@ -29,39 +29,65 @@ var header = []byte{0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00}
 // grow to 2^32 elements of 8 bytes each, so without this a guest could
 // allocate gigabytes outside its memory cap.
 func FreezeTables(code []byte, maxElements uint64) ([]byte, error) {
+	var table []byte
+	var tableSection section
+	err := walkSections(code, func(s section) error {
+		if s.id != sectionTable {
+			return nil
+		}
+		var err error
+		table, err = freezeTableSection(s.contents(code), maxElements)
+		tableSection = s
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	if table == nil {
+		return code, nil
+	}
+	out := make([]byte, 0, len(code)+len(table))
+	out = append(out, code[:tableSection.offset]...)
+	out = append(out, sectionTable)
+	out = appendU32(out, uint32(len(table)))
+	out = append(out, table...)
+	return append(out, code[tableSection.end:]...), nil
+}
+
+// section locates one section of a binary: its id byte is at offset and its
+// contents are code[start:end].
+type section struct {
+	id                 byte
+	offset, start, end int
+}
+
+func (s section) contents(code []byte) []byte { return code[s.start:s.end] }
+
+// walkSections calls visit for each section of a version 1 binary, in
+// order, and stops at the first error. A binary without the version 1
+// header has no sections to visit: wazero rejects it.
+func walkSections(code []byte, visit func(section) error) error {
 	if !bytes.HasPrefix(code, header) {
-		return code, nil // not a version 1 binary: wazero rejects it
+		return nil
 	}
 	offset := len(header)
 	for offset < len(code) {
 		id := code[offset]
 		size, n, err := readU32(code[offset+1:])
 		if err != nil {
-			return nil, fmt.Errorf("%w: section %d at offset %d: %v", ErrMalformed, id, offset, err)
+			return fmt.Errorf("%w: section %d at offset %d: %v", ErrMalformed, id, offset, err)
 		}
 		start := offset + 1 + n
 		end := start + int(size)
 		if end > len(code) || end < start {
-			return nil, fmt.Errorf("%w: section %d at offset %d runs past the end", ErrMalformed, id, offset)
+			return fmt.Errorf("%w: section %d at offset %d runs past the end", ErrMalformed, id, offset)
 		}
-		if id == sectionTable {
-			table, err := freezeTableSection(code[start:end], maxElements)
-			if err != nil {
-				return nil, err
-			}
-			if table == nil {
-				return code, nil
-			}
-			out := make([]byte, 0, len(code)+len(table))
-			out = append(out, code[:offset]...)
-			out = append(out, sectionTable)
-			out = appendU32(out, uint32(len(table)))
-			out = append(out, table...)
-			return append(out, code[end:]...), nil
+		if err := visit(section{id: id, offset: offset, start: start, end: end}); err != nil {
+			return err
 		}
 		offset = end
 	}
-	return code, nil
+	return nil
 }
 
 // freezeTableSection returns the table section contents with every
