@@ -76,12 +76,17 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if *configPath == "" {
 		policy = ephemeralForDefault
 	}
+	var serverOpts []server.Option
 	if cfg.Intake.AuthTokenFile != "" {
 		// Read before the listeners load, which can take seconds.
-		if _, err := readAuthToken(cfg.Intake.AuthTokenFile); err != nil {
+		token, err := readAuthToken(cfg.Intake.AuthTokenFile)
+		if err != nil {
 			fmt.Fprintf(stderr, "tokenwire run: %v\n", err)
 			return exitUsage
 		}
+		serverOpts = append(serverOpts, server.WithAuthToken(token))
+	} else if !isLoopback(ln.Addr()) {
+		logger.Warn("POST /v1/events accepts events without authentication on a non-loopback address: set intake.auth_token_file", "address", ln.Addr().String())
 	}
 	rt, intakeOpts, err := startRuntime(ctx, cfg, policy, logger, stdout)
 	if err != nil && ctx.Err() != nil {
@@ -94,18 +99,6 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 
-	var serverOpts []server.Option
-	if cfg.Intake.AuthTokenFile != "" {
-		token, err := readAuthToken(cfg.Intake.AuthTokenFile)
-		if err != nil {
-			closeWith(context.Background(), logger, "runtime", rt)
-			fmt.Fprintf(stderr, "tokenwire run: %v\n", err)
-			return exitUsage
-		}
-		serverOpts = append(serverOpts, server.WithAuthToken(token))
-	} else if !isLoopback(ln.Addr()) {
-		logger.Warn("POST /v1/events accepts events without authentication on a non-loopback address: set intake.auth_token_file", "address", ln.Addr().String())
-	}
 	srv := server.New(rt, cfg.Intake, intakeOpts, logger, serverOpts...)
 	httpServer := &http.Server{
 		Handler:           srv.Handler(),

@@ -31,6 +31,7 @@ const (
 	corpusPath  = "../../testdata/events/corpus.ndjson"
 	invalidPath = "../../testdata/events/invalid.ndjson"
 	auditModule = "../../examples/audit/audit.wasm"
+	alicePath   = "../../testdata/events/alice.json"
 )
 
 func guest(name string) string { return "../../testdata/guests/" + name + ".wasm" }
@@ -550,17 +551,8 @@ listeners:
 	}
 
 	base, _, stderr, stop := startDaemon(t, "--config", cfgPath)
-	alice, err := os.ReadFile("../../testdata/events/alice.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp, err := http.Post(base+"/v1/events", "application/json", bytes.NewReader(alice))
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusAccepted {
-		t.Fatalf("POST = %d, want 202", resp.StatusCode)
+	if status := postFile(t, base, alicePath, ""); status != http.StatusAccepted {
+		t.Fatalf("POST = %d, want 202", status)
 	}
 	if code := stop(); code != exitOK {
 		t.Fatalf("exit %d, stderr:\n%s", code, stderr.String())
@@ -676,27 +668,11 @@ func TestRunAuthToken(t *testing.T) {
 	good := write("good.yaml", "intake:\n  auth_token_file: good.token\n"+listeners)
 	write("good.token", "0123456789abcdef0123456789abcdef\n")
 	base, stdout, _, stop := startDaemon(t, "--config", good)
-	alice, err := os.ReadFile("../../testdata/events/alice.json")
-	if err != nil {
-		t.Fatal(err)
+	if status := postFile(t, base, alicePath, ""); status != http.StatusUnauthorized {
+		t.Errorf("POST without token = %d, want 401", status)
 	}
-	resp, err := http.Post(base+"/v1/events", "application/json", bytes.NewReader(alice))
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusUnauthorized {
-		t.Errorf("POST without token = %d, want 401", resp.StatusCode)
-	}
-	req, _ := http.NewRequest(http.MethodPost, base+"/v1/events", bytes.NewReader(alice))
-	req.Header.Set("Authorization", "Bearer 0123456789abcdef0123456789abcdef")
-	resp, err = http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusAccepted {
-		t.Errorf("POST with token = %d, want 202", resp.StatusCode)
+	if status := postFile(t, base, alicePath, "0123456789abcdef0123456789abcdef"); status != http.StatusAccepted {
+		t.Errorf("POST with token = %d, want 202", status)
 	}
 	if code := stop(); code != exitOK {
 		t.Errorf("exit %d", code)
@@ -754,4 +730,28 @@ func TestExampleConfigChecks(t *testing.T) {
 			t.Errorf("check output does not contain %q", want)
 		}
 	}
+}
+
+// postFile posts the contents of path to the daemon's event endpoint, with
+// token as a bearer token unless it is empty, and returns the status code.
+func postFile(t *testing.T, base, path, token string) int {
+	t.Helper()
+	body, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, err := http.NewRequest(http.MethodPost, base+"/v1/events", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/x-ndjson")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
 }

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"strings"
 
@@ -165,10 +164,4 @@ func closeWith(ctx context.Context, logger *slog.Logger, what string, c interfac
 	if err := c.Close(ctx); err != nil {
 		logger.Error("close failed", "what", what, "error", err)
 	}
-}
-
-// fileExists reports whether path names an existing file.
-func fileExists(path string) bool {
-	_, err := os.Stat(path)
-	return err == nil
 }

@@ -241,7 +241,7 @@ func buildEvent(fields *rawEvent, opts Options) (*abi.Event, *Error) {
 // appendCompact appends src, valid JSON, to dst without insignificant
 // whitespace. Input without any whitespace byte is copied as it is.
 func appendCompact(dst, src []byte) []byte {
-	if bytes.IndexAny(src, " \t\r\n") < 0 {
+	if !bytes.ContainsAny(src, " \t\r\n") {
 		return append(dst, src...)
 	}
 	var compact bytes.Buffer
