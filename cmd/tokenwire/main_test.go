@@ -755,3 +755,19 @@ func postFile(t *testing.T, base, path, token string) int {
 	resp.Body.Close()
 	return resp.StatusCode
 }
+
+func TestReplayEventIssuer(t *testing.T) {
+	const event = `{"id":"no-iss","type":"id_token.issued","claims":{"sub":"alice","iat":1523304728}}` + "\n"
+
+	// Without --issuer the placeholder issuer must not become the token's.
+	code, out, errOut := runCLI(t, strings.NewReader(event), "replay", "--module", guest("echo"), "-")
+	if code != exitFailure || out != "" || !strings.Contains(errOut, `"issuer"`) {
+		t.Errorf("no issuer: exit %d, stdout %q, stderr %q; want the event rejected for its missing issuer", code, out, errOut)
+	}
+
+	// --issuer names the issuer of events that carry none.
+	code, out, errOut = runCLI(t, strings.NewReader(event), "replay", "--module", guest("echo"), "--issuer", "https://op.example.com", "-")
+	if code != exitOK || !strings.Contains(out, `"issuer":"https://op.example.com"`) {
+		t.Errorf("--issuer: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+}

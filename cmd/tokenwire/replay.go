@@ -47,11 +47,6 @@ func cmdReplay(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 		return exitUsage
 	}
 	if *issuer != "" {
-		if cfg.Intake.DefaultIssuer == cfg.Issuer {
-			// The default issuer of events followed the config's issuer,
-			// so it follows the override too.
-			cfg.Intake.DefaultIssuer = *issuer
-		}
 		cfg.Issuer = *issuer
 	}
 	if *keyPath != "" {
@@ -84,11 +79,6 @@ func cmdReplay(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 		fmt.Fprintf(stderr, "tokenwire replay: %v\n", err)
 		return exitUsage
 	}
-	if cfg.Intake.DefaultIssuer == adHocIssuer {
-		// Events without an "iss" claim must not take the placeholder as
-		// the issuer of their token.
-		cfg.Intake.DefaultIssuer = ""
-	}
 
 	in, name, closeInput, err := openEvents(fs.Arg(0), stdin)
 	if err != nil {
@@ -98,6 +88,11 @@ func cmdReplay(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 	defer closeInput()
 
 	rt, intakeOpts, err := startRuntime(ctx, cfg, ephemeralForReplay, logger, stdout, twruntime.WithBackoff(false))
+	if cfg.Issuer == adHocIssuer {
+		// Events without an "iss" claim must not take the placeholder as
+		// the issuer of their token.
+		intakeOpts.DefaultIssuer = cfg.Intake.DefaultIssuer
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "tokenwire replay: %v\n", err)
 		return exitUsage

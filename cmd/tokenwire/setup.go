@@ -130,7 +130,7 @@ func startRuntime(ctx context.Context, cfg *config.Config, policy keyPolicy, log
 func intakeOptions(cfg *config.Config) (intake.Options, error) {
 	opts := intake.Options{
 		MaxEventBytes: int(cfg.Intake.MaxEventBytes),
-		DefaultIssuer: cfg.Intake.DefaultIssuer,
+		DefaultIssuer: cfg.EventIssuer(),
 	}
 	if cfg.Intake.TokenKeysFile != "" {
 		set, err := jwk.ReadFile(cfg.Intake.TokenKeysFile)

@@ -103,7 +103,7 @@ type Intake struct {
 	// number of CPUs.
 	Workers int `yaml:"workers"`
 	// DefaultIssuer fills "issuer" when neither the event nor its claims
-	// carry one. Default: Issuer.
+	// carry one. Default: Issuer (see Config.EventIssuer).
 	DefaultIssuer string `yaml:"default_issuer"`
 	// TokenKeysFile is a JWK set used to verify events posted in the
 	// "token" form. Empty: token signatures are not checked.
@@ -192,6 +192,15 @@ type Budgets struct {
 	ClaimsBytes ByteSize `yaml:"claims_bytes"`
 	// EmitBytes bounds one emitted payload. Default 1MiB.
 	EmitBytes ByteSize `yaml:"emit_bytes"`
+}
+
+// EventIssuer returns the issuer intake gives an event that names none:
+// intake.default_issuer, else Issuer.
+func (c *Config) EventIssuer() string {
+	if c.Intake.DefaultIssuer != "" {
+		return c.Intake.DefaultIssuer
+	}
+	return c.Issuer
 }
 
 // Load reads, decodes, defaults and validates the config file at path.

@@ -53,7 +53,7 @@ func TestParseFull(t *testing.T) {
 	if got := cfg.Intake.MaxEventBytes; got != 64<<10 {
 		t.Errorf("max_event_bytes = %d, want %d", got, 64<<10)
 	}
-	if got := cfg.Intake.DefaultIssuer; got != "https://issuer.example.com" {
+	if got := cfg.EventIssuer(); got != "https://issuer.example.com" {
 		t.Errorf("default_issuer = %q, want the issuer", got)
 	}
 	if got := cfg.Sinks[0].Path; got != "/etc/tokenwire/out/audit.ndjson" {

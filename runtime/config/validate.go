@@ -99,9 +99,6 @@ func (c *Config) normalizeIntake(fail func(int, string, ...any)) {
 	if in.Workers < 0 || in.Workers > MaxWorkers {
 		fail(0, "intake.workers %d is out of range: use 0 (one per CPU) to %d", in.Workers, MaxWorkers)
 	}
-	if in.DefaultIssuer == "" {
-		in.DefaultIssuer = c.Issuer
-	}
 	if in.DrainTimeout == 0 {
 		in.DrainTimeout = Duration(DefaultDrainTimeout)
 	}
