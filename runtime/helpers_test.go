@@ -188,11 +188,11 @@ func testEvent(id string) *abi.Event {
 }
 
 // mustContain fails the test unless s contains every one of wants.
-func mustContain(t testing.TB, what, s string, wants ...string) {
+func mustContain(t testing.TB, label, s string, wants ...string) {
 	t.Helper()
 	for _, want := range wants {
 		if !strings.Contains(s, want) {
-			t.Errorf("%s does not contain %q:\n%s", what, want, s)
+			t.Errorf("%s does not contain %q:\n%s", label, want, s)
 		}
 	}
 }

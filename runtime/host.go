@@ -318,6 +318,7 @@ func (o *guestOutput) Write(p []byte) (int, error) {
 	// An empty write costs one byte, so a guest cannot make the host walk
 	// millions of empty iovecs for free.
 	inst.outputBytes += max(len(p), 1)
+
 	n := len(p)
 	limit := int(inst.l.cfg.Budgets.LogBytes)
 	for len(p) > 0 {

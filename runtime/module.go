@@ -184,14 +184,11 @@ func compile(ctx context.Context, rt wazero.Runtime, code []byte) (wazero.Compil
 	if err := wasmbin.Check(code, wasmbin.DefaultLimits); err != nil {
 		return nil, nil, fmt.Errorf("%w: %v", ErrModule, err)
 	}
-	frozen, freezeErr := wasmbin.FreezeTables(code, MaxTableElements)
-	if freezeErr != nil && !errors.Is(freezeErr, wasmbin.ErrMalformed) {
-		return nil, nil, fmt.Errorf("%w: %v", ErrModule, freezeErr)
+	frozen, err := wasmbin.FreezeTables(code, MaxTableElements)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: %v", ErrModule, err)
 	}
-	if freezeErr != nil {
-		// wazero describes a malformed binary in more detail.
-		frozen = code
-	}
+
 	compiled, err := rt.CompileModule(ctx, frozen)
 	if err != nil && strings.Contains(err.Error(), "over limit of") {
 		return nil, nil, fmt.Errorf("%w: compile: %v: the module's initial memory is larger than memory_limit: raise memory_limit", ErrModule, err)
@@ -199,10 +196,7 @@ func compile(ctx context.Context, rt wazero.Runtime, code []byte) (wazero.Compil
 	if err != nil {
 		return nil, nil, fmt.Errorf("%w: compile: %v", ErrModule, err)
 	}
-	if freezeErr != nil {
-		_ = compiled.Close(ctx)
-		return nil, nil, fmt.Errorf("%w: %v", ErrModule, freezeErr)
-	}
+
 	info, err := describeModule(rt, compiled, code)
 	if err != nil {
 		_ = compiled.Close(ctx)

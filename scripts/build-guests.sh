@@ -2,8 +2,8 @@
 # Rebuilds the committed WebAssembly guest modules:
 #   - every Go main package under examples/ into <dir>/<dir name>.wasm
 #   - every testdata/guests/*.wat into the .wasm beside it, through
-#     testdata/guests/build.sh when it exists, else directly with wat2wasm;
-#     both are skipped, with a warning, when wat2wasm is not installed
+#     testdata/guests/build.sh when it exists, else directly with wat2wasm.
+#     Without wat2wasm these are skipped with a warning.
 #
 # Usage: scripts/build-guests.sh [--check]
 #
@@ -72,7 +72,7 @@ build_go() {
 #
 # The committed modules were built with go_release. Another release gives
 # other bytes, so --check compares them only when that release is the one
-# installed, and says that it skipped them otherwise.
+# installed, and prints a warning that it skipped them otherwise.
 go_release=go1.26.8
 installed_release=$(go env GOVERSION)
 if $check && [[ $installed_release != "$go_release" ]]; then

@@ -336,6 +336,7 @@ func opensslVerify(t *testing.T, token string, jwks []byte) {
 	if err := json.Unmarshal(jwks, &set); err != nil || len(set.Keys) == 0 {
 		t.Fatalf("parse JWKS: %v %s", err, jwks)
 	}
+
 	n, _ := base64.RawURLEncoding.DecodeString(set.Keys[0].N)
 	e, _ := base64.RawURLEncoding.DecodeString(set.Keys[0].E)
 	pub := &rsa.PublicKey{N: new(big.Int).SetBytes(n), E: int(new(big.Int).SetBytes(e).Int64())}

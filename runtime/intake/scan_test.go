@@ -106,7 +106,7 @@ func FuzzScanner(f *testing.F) {
 			return
 		}
 		// Walking a valid object must visit every member that
-		// encoding/json sees.
+		// encoding/json decodes.
 		count := 0
 		if err := eachMember(data, func(name, value []byte) error {
 			count++

@@ -104,13 +104,13 @@ func checkTypes(r *reader, limits Limits) error {
 		if err := r.skip(1); err != nil { // 0x60, the function type form
 			return r.malformed("type %d: %v", i, err)
 		}
-		for _, what := range []string{"parameters", "results"} {
-			n, err := r.count(what, ^uint32(0))
+		for _, items := range []string{"parameters", "results"} {
+			n, err := r.count(items, ^uint32(0))
 			if err != nil {
 				return err
 			}
 			if err := r.skip(int(n)); err != nil {
-				return r.malformed("type %d %s: %v", i, what, err)
+				return r.malformed("type %d %s: %v", i, items, err)
 			}
 		}
 	}
@@ -391,16 +391,16 @@ func (r *reader) skip(n int) error {
 
 // count reads a vector length. Every entry takes at least one byte, so a
 // count above the bytes left is malformed; one above limit is rejected.
-func (r *reader) count(what string, limit uint32) (uint32, error) {
+func (r *reader) count(items string, limit uint32) (uint32, error) {
 	n, err := r.u32()
 	if err != nil {
-		return 0, r.malformed("%s count: %v", what, err)
+		return 0, r.malformed("%s count: %v", items, err)
 	}
 	if uint64(n) > uint64(len(r.b)) {
-		return 0, r.malformed("%d %s declared in %d bytes", n, what, len(r.b))
+		return 0, r.malformed("%d %s declared in %d bytes", n, items, len(r.b))
 	}
 	if n > limit {
-		return 0, fmt.Errorf("module declares %d %s; the limit is %d", n, what, limit)
+		return 0, fmt.Errorf("module declares %d %s; the limit is %d", n, items, limit)
 	}
 	return n, nil
 }
