@@ -208,3 +208,6 @@ func eventIDs(n int) []string {
 func testLogger(w io.Writer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
 }
+
+// listener returns the i-th listener of the running generation.
+func (r *Runtime) listener(i int) *listener { return r.gen.Load().entries[i].l }
