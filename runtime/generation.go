@@ -197,7 +197,7 @@ func (r *Runtime) buildSigner(cfg *config.Config, old *generation) (Signer, stri
 	}
 	data, err := os.ReadFile(cfg.Signing.KeyFile)
 	if err != nil {
-		return nil, "", fmt.Errorf("signing key: read signing key file: %w", err)
+		return nil, "", fmt.Errorf("signing.key_file: %w", err)
 	}
 	sum := sha256.New()
 	sum.Write(data)
@@ -213,7 +213,7 @@ func (r *Runtime) buildSigner(cfg *config.Config, old *generation) (Signer, stri
 		Profile:   signer.Profile(cfg.Signing.Profile),
 	})
 	if err != nil {
-		return nil, "", fmt.Errorf("signing key: signing key file %s: %w", cfg.Signing.KeyFile, err)
+		return nil, "", fmt.Errorf("signing.key_file %s: %w", cfg.Signing.KeyFile, err)
 	}
 	return s, key, nil
 }
@@ -265,19 +265,17 @@ func (r *Runtime) buildListener(ctx context.Context, lc config.Listener, old *ge
 
 	change := ""
 	if old != nil {
-		if prev := old.find(lc.Name); prev != nil {
-			fields := SettingsOf(prev.cfg, prev.l.info.SHA256).Diff(SettingsOf(lc, digest))
-			if !NeedsRebuild(fields) {
-				prev.l.refs.Add(1)
-				g.envs[prev.l] = env
-				if len(fields) > 0 {
-					change = fmt.Sprintf("listener %q rerouted: %s changed", lc.Name, strings.Join(fields, ", "))
-				}
-				return prev.l, change, nil
-			}
-			change = fmt.Sprintf("listener %q rebuilt: %s changed", lc.Name, strings.Join(fields, ", "))
-		} else {
-			change = fmt.Sprintf("listener %q added", lc.Name)
+		prev := old.find(lc.Name)
+		var fields []string
+		if prev != nil {
+			fields = SettingsOf(prev.cfg, prev.l.info.SHA256).Diff(SettingsOf(lc, digest))
+		}
+		var rebuild bool
+		change, rebuild = describeChange(lc.Name, prev != nil, fields)
+		if !rebuild {
+			prev.l.refs.Add(1)
+			g.envs[prev.l] = env
+			return prev.l, change, nil
 		}
 	}
 	l, err := r.loadListener(ctx, lc, code, env)
@@ -342,9 +340,51 @@ func (s Settings) Diff(t Settings) []string {
 	return fields
 }
 
-// NeedsRebuild reports whether a listener whose settings differ in fields
-// gets new instances on reload. Only a change of events does not: it
-// changes routing alone.
-func NeedsRebuild(fields []string) bool {
-	return slices.ContainsFunc(fields, func(f string) bool { return f != "events" })
+// describeChange says what a reload does to the listener called name,
+// which existed before or not and whose settings differ in fields. It
+// reports whether the listener gets new instances: only a change of
+// events, which changes routing alone, keeps them. The description is
+// empty for a listener kept as it was.
+func describeChange(name string, existed bool, fields []string) (change string, rebuild bool) {
+	switch {
+	case !existed:
+		return fmt.Sprintf("listener %q added", name), true
+	case slices.ContainsFunc(fields, func(f string) bool { return f != "events" }):
+		return fmt.Sprintf("listener %q rebuilt: %s changed", name, strings.Join(fields, ", ")), true
+	case len(fields) > 0:
+		return fmt.Sprintf("listener %q rerouted: %s changed", name, strings.Join(fields, ", ")), false
+	default:
+		return "", false
+	}
+}
+
+// PlanReload lists what reloading from the running listeners to candidate
+// would change, in the words Reload's status uses, reading each candidate
+// module to compare digests. An unchanged listener is listed as kept.
+func PlanReload(running []ListenerStatus, candidate *config.Config) ([]string, error) {
+	var plan []string
+	seen := map[string]bool{}
+	for _, lc := range candidate.Listeners {
+		_, digest, err := moduleCode(lc)
+		if err != nil {
+			return nil, fmt.Errorf("%s listener %q: %w", candidate.Location(lc.Line), lc.Name, err)
+		}
+		seen[lc.Name] = true
+		i := slices.IndexFunc(running, func(s ListenerStatus) bool { return s.Name == lc.Name })
+		var fields []string
+		if i >= 0 {
+			fields = running[i].Settings().Diff(SettingsOf(lc, digest))
+		}
+		change, _ := describeChange(lc.Name, i >= 0, fields)
+		if change == "" {
+			change = fmt.Sprintf("listener %q kept: unchanged, its instances stay warm", lc.Name)
+		}
+		plan = append(plan, change)
+	}
+	for _, s := range running {
+		if !seen[s.Name] {
+			plan = append(plan, fmt.Sprintf("listener %q removed", s.Name))
+		}
+	}
+	return plan, nil
 }

@@ -52,14 +52,8 @@ func (r *Runtime) Reload(ctx context.Context, cfg *config.Config, trigger string
 	status := &ReloadStatus{At: time.Now(), Trigger: trigger}
 	old := r.gen.Load()
 	g, changes, err := r.build(ctx, cfg, old)
-	status.Took = time.Since(status.At)
 	if err != nil {
-		status.Generation = old.id
-		status.Error = err.Error()
-		r.lastReload.Store(status)
-		r.lastFailed.Store(status)
-		r.logger.Error("reload failed; the running listeners keep serving", "trigger", trigger, "generation", old.id, "error", err)
-		return status, err
+		return r.failed(status, err)
 	}
 
 	r.nextID++
@@ -91,6 +85,31 @@ func (r *Runtime) Reload(ctx context.Context, cfg *config.Config, trigger string
 		}
 	}()
 	return status, nil
+}
+
+// ReloadFile is Reload with the config read from path. A config that does
+// not load fails the reload the same way, and is recorded in the status.
+func (r *Runtime) ReloadFile(ctx context.Context, path, trigger string) (*ReloadStatus, error) {
+	cfg, err := config.Load(path)
+	if err != nil {
+		r.reloadMu.Lock()
+		defer r.reloadMu.Unlock()
+		return r.failed(&ReloadStatus{At: time.Now(), Trigger: trigger}, err)
+	}
+	return r.Reload(ctx, cfg, trigger)
+}
+
+// failed records and logs a reload that did not go live. The caller holds
+// reloadMu.
+func (r *Runtime) failed(status *ReloadStatus, err error) (*ReloadStatus, error) {
+	gen := r.gen.Load().id
+	status.Took = time.Since(status.At)
+	status.Generation = gen
+	status.Error = err.Error()
+	r.lastReload.Store(status)
+	r.lastFailed.Store(status)
+	r.logger.Error("reload failed; the running listeners keep serving", "trigger", status.Trigger, "generation", gen, "error", err)
+	return status, err
 }
 
 // Status describes the running generation and the last reloads.

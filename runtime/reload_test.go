@@ -311,7 +311,7 @@ func TestReloadFailureKeepsRunningGeneration(t *testing.T) {
 		{"missing export", taggedConfig("no_on_event.wasm"), []string{"tokenwire.yaml:7:", `listener "tagged"`, "no_on_event.wasm", `missing export "tw_on_event"`}},
 		{"missing module", taggedConfig("gone.wasm"), []string{"tokenwire.yaml:7:", "gone.wasm not found"}},
 		{"pin mismatch", strings.Replace(taggedConfig("v2.wasm"), "pool_size: 2\n  - name: steady", "pool_size: 2\n    module_sha256: "+strings.Repeat("ab", 32)+"\n  - name: steady", 1), []string{"module_sha256 pins abab", "deploy the pinned build or update the pin"}},
-		{"missing key file", taggedConfig("v2.wasm") + "signing:\n  key_file: nokey.pem\n", []string{"signing key", "nokey.pem"}},
+		{"missing key file", taggedConfig("v2.wasm") + "signing:\n  key_file: nokey.pem\n", []string{"signing.key_file", "nokey.pem"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -405,4 +405,63 @@ func keyIDs(t *testing.T, set []byte) []string {
 		ids = append(ids, string(rest[:bytes.IndexByte(rest, '"')]))
 	}
 	return ids
+}
+
+func TestReloadFileRecordsConfigErrors(t *testing.T) {
+	d := newReloadDir(t, "echo")
+	rt, _, _ := startReloadable(t, d.mustConfig(taggedConfig("v1.wasm")))
+	path := filepath.Join(d.dir, "tokenwire.yaml")
+	d.write("tokenwire.yaml", []byte(taggedConfig("v1.wasm")+"  - name: extra\n    module: v2.wasm\n    sinks: [nowhere]\n"))
+
+	_, err := rt.ReloadFile(context.Background(), path, "SIGHUP")
+	if err == nil {
+		t.Fatal("reload of an invalid config succeeded")
+	}
+	mustContain(t, "error", err.Error(), "tokenwire.yaml:17:", `sink "nowhere" is not defined`)
+	s := rt.Status()
+	if s.Generation != 1 || s.LastReload == nil || s.LastReload.OK || s.LastReload.Trigger != "SIGHUP" || s.LastReload.Error != err.Error() {
+		t.Fatalf("status after an invalid config: %+v", s.LastReload)
+	}
+
+	d.write("tokenwire.yaml", []byte(taggedConfig("v2.wasm")))
+	st, err := rt.ReloadFile(context.Background(), path, "SIGHUP")
+	if err != nil || !st.OK || rt.Status().Generation != 2 {
+		t.Fatalf("reload of a fixed config: %+v, %v", st, err)
+	}
+	if rt.Status().LastFailedReload == nil {
+		t.Fatal("a successful reload cleared the last failure")
+	}
+}
+
+func TestPlanReloadMatchesReload(t *testing.T) {
+	d := newReloadDir(t, "echo")
+	rt, _, _ := startReloadable(t, d.mustConfig(taggedConfig("v1.wasm")))
+	candidate := d.mustConfig(strings.Replace(taggedConfig("v2.wasm"), "  - name: steady", "  - name: fresh\n    module: echo.wasm\n  - name: steady", 1))
+
+	plan, err := PlanReload(rt.Listeners(), candidate)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		`listener "tagged" rebuilt: module changed`,
+		`listener "fresh" added`,
+		`listener "steady" kept: unchanged, its instances stay warm`,
+	}
+	if strings.Join(plan, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("plan:\n%s\nwant:\n%s", strings.Join(plan, "\n"), strings.Join(want, "\n"))
+	}
+	st, err := rt.Reload(context.Background(), candidate, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(st.Changes, "\n") != strings.Join(want[:2], "\n") {
+		t.Fatalf("reload changes %q differ from the plan %q", st.Changes, plan)
+	}
+
+	removed := d.mustConfig(taggedConfig("v2.wasm"))
+	plan, err = PlanReload(rt.Listeners(), removed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustContain(t, "plan", strings.Join(plan, "\n"), `listener "fresh" removed`)
 }
