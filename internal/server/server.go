@@ -35,6 +35,10 @@ type Server struct {
 	workers sync.WaitGroup
 	// authToken, when set, is the bearer token POST /v1/events requires.
 	authToken []byte
+	// adminToken, when set, is the bearer token the admin routes require;
+	// reload serves POST /v1/admin/reload.
+	adminToken []byte
+	reload     ReloadFunc
 	// decoding holds one token per request body being decoded, which
 	// bounds the memory intake uses to a few times max_request_bytes per
 	// CPU however many senders post at once.
@@ -91,6 +95,8 @@ func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /v1/events", s.postEvents)
 	mux.HandleFunc("GET /.well-known/jwks.json", s.getJWKS)
+	mux.HandleFunc("GET /v1/status", s.getStatus)
+	mux.HandleFunc("POST /v1/admin/reload", s.postReload)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = io.WriteString(w, "ok\n")
@@ -129,10 +135,10 @@ type lineProblem struct {
 	Detail string `json:"detail"`
 }
 
-// unauthorized returns why req lacks the configured bearer token, or ""
-// when it has it or no token is configured.
-func (s *Server) unauthorized(req *http.Request) string {
-	if s.authToken == nil {
+// unauthorized returns why req lacks the bearer token, or "" when it has
+// it or token is nil.
+func unauthorized(req *http.Request, token []byte) string {
+	if token == nil {
 		return ""
 	}
 	const prefix = "Bearer "
@@ -142,7 +148,7 @@ func (s *Server) unauthorized(req *http.Request) string {
 		return "no Authorization header"
 	case len(header) < len(prefix) || !strings.EqualFold(header[:len(prefix)], prefix):
 		return "Authorization header is not a bearer token"
-	case subtle.ConstantTimeCompare([]byte(header[len(prefix):]), s.authToken) != 1:
+	case subtle.ConstantTimeCompare([]byte(header[len(prefix):]), token) != 1:
 		return "wrong bearer token"
 	}
 	return ""
@@ -164,7 +170,7 @@ func writeProblem(w http.ResponseWriter, p problem) {
 // validated first: any invalid event rejects the request with 400 and none
 // of its events is dispatched, so a sender can fix and resend it whole.
 func (s *Server) postEvents(w http.ResponseWriter, req *http.Request) {
-	if reason := s.unauthorized(req); reason != "" {
+	if reason := unauthorized(req, s.authToken); reason != "" {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="tokenwire"`)
 		s.logger.Info("event request rejected", "status", http.StatusUnauthorized, "reason", reason, "remote", req.RemoteAddr)
 		writeProblem(w, problem{
