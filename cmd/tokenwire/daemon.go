@@ -10,9 +10,13 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"time"
 
+	"github.com/tetratelabs/wazero"
+
 	"github.com/tokenwire/tokenwire/internal/server"
+	twruntime "github.com/tokenwire/tokenwire/runtime"
 	"github.com/tokenwire/tokenwire/runtime/config"
 )
 
@@ -79,7 +83,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	var serverOpts []server.Option
 	if cfg.Intake.AuthTokenFile != "" {
 		// Read before the listeners load, which can take seconds.
-		token, err := readAuthToken(cfg.Intake.AuthTokenFile)
+		token, err := readToken("intake.auth_token_file", cfg.Intake.AuthTokenFile)
 		if err != nil {
 			fmt.Fprintf(stderr, "tokenwire run: %v\n", err)
 			return exitUsage
@@ -88,7 +92,20 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	} else if !isLoopback(ln.Addr()) {
 		logger.Warn("POST /v1/events accepts events without authentication on a non-loopback address: set intake.auth_token_file", "address", ln.Addr().String())
 	}
-	rt, intakeOpts, err := startRuntime(ctx, cfg, policy, logger, stdout)
+	var adminToken []byte
+	if cfg.Admin.TokenFile != "" {
+		adminToken, err = readToken("admin.token_file", cfg.Admin.TokenFile)
+		if err != nil {
+			fmt.Fprintf(stderr, "tokenwire run: %v\n", err)
+			return exitUsage
+		}
+	}
+	var runtimeOpts []twruntime.Option
+	if cache := openCache(cfg.CacheDir, logger); cache != nil {
+		defer closeWith(context.Background(), logger, "compilation cache", cache)
+		runtimeOpts = append(runtimeOpts, twruntime.WithCompilationCache(cache))
+	}
+	rt, intakeOpts, err := startRuntime(ctx, cfg, policy, logger, stdout, runtimeOpts...)
 	if err != nil && ctx.Err() != nil {
 		// SIGINT or SIGTERM arrived while the listeners loaded.
 		logger.Info("stopped before startup completed")
@@ -99,6 +116,15 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 
+	if *configPath != "" {
+		rl := newReloader(*configPath, rt, cfg, logger)
+		if adminToken != nil {
+			serverOpts = append(serverOpts, server.WithAdmin(adminToken, rl.reload))
+		}
+		reloadCtx, stopReloads := context.WithCancel(ctx)
+		defer stopReloads()
+		go rl.run(reloadCtx, cfg.Reload.WatchEnabled(), cfg.Reload.Debounce.Std())
+	}
 	srv := server.New(rt, cfg.Intake, intakeOpts, logger, serverOpts...)
 	httpServer := &http.Server{
 		Handler:           srv.Handler(),
@@ -142,18 +168,44 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	return code
 }
 
-// readAuthToken reads the intake bearer token, without surrounding
-// whitespace, from path.
-func readAuthToken(path string) ([]byte, error) {
+// readToken reads a bearer token, without surrounding whitespace, from
+// path; setting is the config key that names the file.
+func readToken(setting, path string) ([]byte, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("intake.auth_token_file: %w", err)
+		return nil, fmt.Errorf("%s: %w", setting, err)
 	}
 	token := bytes.TrimSpace(data)
 	if len(token) < 16 {
-		return nil, fmt.Errorf("intake.auth_token_file %s: the token has %d bytes: use at least 16 random bytes, for example from \"openssl rand -hex 32\"", path, len(token))
+		return nil, fmt.Errorf("%s %s: the token has %d bytes: use at least 16 random bytes, for example from \"openssl rand -hex 32\"", setting, path, len(token))
 	}
 	return token, nil
+}
+
+// openCache opens the compilation cache cache_dir names: by default a
+// directory in the user's cache directory, none for "off". A directory
+// that cannot be used is logged and compiled modules stay in memory.
+func openCache(dir string, logger *slog.Logger) wazero.CompilationCache {
+	if dir == "off" {
+		return nil
+	}
+	if dir == "" {
+		base, err := os.UserCacheDir()
+		if err != nil {
+			logger.Warn("no user cache directory: compiled modules stay in memory; set cache_dir", "error", err)
+			return nil
+		}
+		dir = filepath.Join(base, "tokenwire")
+	}
+	cache, removed, err := twruntime.OpenDiskCache(dir)
+	if err != nil {
+		logger.Warn("compiled modules stay in memory", "error", err)
+		return nil
+	}
+	if len(removed) > 0 {
+		logger.Info("removed compiled modules of other wazero versions", "cache_dir", dir, "removed", removed)
+	}
+	return cache
 }
 
 // isLoopback reports whether addr is a loopback TCP address.
