@@ -24,8 +24,8 @@ import (
 // generation is what one configuration built: its listeners, with routing
 // by event type, its sinks and its signer. Generations share listeners and
 // sinks whose settings did not change, so a reload keeps their warm
-// instances and open files; each shared object counts the generations that
-// hold it and closes when the last one lets go.
+// instances and open files. Each shared object counts the generations that
+// hold it, and closes when the last one releases it.
 type generation struct {
 	id       uint64
 	cfg      *config.Config

@@ -16,7 +16,7 @@ import (
 type ReloadStatus struct {
 	// At is when the attempt started.
 	At time.Time `json:"at"`
-	// Trigger says what asked for the reload, such as "SIGHUP".
+	// Trigger names the source of the reload request, such as "SIGHUP".
 	Trigger string `json:"trigger"`
 	// OK reports whether the new generation went live.
 	OK bool `json:"ok"`

@@ -8,7 +8,8 @@ import (
 	twruntime "github.com/tokenwire/tokenwire/runtime"
 )
 
-// ReloadFunc reloads the configuration; trigger says who asked.
+// ReloadFunc reloads the configuration. Trigger names the source of the
+// request, for the status.
 type ReloadFunc func(ctx context.Context, trigger string) (*twruntime.ReloadStatus, error)
 
 // WithAdmin enables POST /v1/admin/reload, which calls reload, and makes
