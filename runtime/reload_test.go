@@ -156,9 +156,14 @@ func TestReloadHammer(t *testing.T) {
 			current = next
 			succeeded++
 		case 2:
-			_, err := d.config(taggedConfig("v1.wasm") + "  - name: tagged\n    module: v2.wasm\n")
+			before := rt.Status().Generation
+			d.write("tokenwire.yaml", []byte(taggedConfig("v1.wasm")+"  - name: tagged\n    module: v2.wasm\n"))
+			_, err := rt.ReloadFile(context.Background(), filepath.Join(d.dir, "tokenwire.yaml"), "test")
 			if err == nil || !strings.Contains(err.Error(), `listener "tagged" is defined twice`) {
-				t.Fatalf("config with a duplicate listener: got %v", err)
+				t.Fatalf("reload of a config with a duplicate listener: got %v", err)
+			}
+			if got := rt.Status().Generation; got != before {
+				t.Fatalf("an invalid config moved the generation from %d to %d", before, got)
 			}
 		case 3:
 			before := rt.Status().Generation
