@@ -251,6 +251,9 @@ func (r *Runtime) buildSinks(cfg *config.Config, old *generation, g *generation,
 // when its module and settings are unchanged, else a new one. The change
 // it reports is empty for a listener kept as it was.
 func (r *Runtime) buildListener(ctx context.Context, lc config.Listener, old *generation, g *generation) (*listener, string, error) {
+	if lc.Sign && g.signer == nil {
+		return nil, "", fmt.Errorf("granted sign but no signing key is configured: set signing.key_file")
+	}
 	code, digest, err := moduleCode(lc)
 	if err != nil {
 		return nil, "", err

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -51,7 +52,15 @@ func (r *Runtime) Reload(ctx context.Context, cfg *config.Config, trigger string
 	}
 	status := &ReloadStatus{At: time.Now(), Trigger: trigger}
 	old := r.gen.Load()
-	g, changes, err := r.build(ctx, cfg, old)
+	buildCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	defer context.AfterFunc(r.builds, cancel)()
+	g, changes, err := r.build(buildCtx, cfg, old)
+	if err == nil && g.signerKey != old.signerKey {
+		if err = r.keys.checkKeyID(g.signer); err != nil {
+			_ = g.release(context.WithoutCancel(ctx))
+		}
+	}
 	if err != nil {
 		return r.failed(status, err)
 	}
@@ -62,16 +71,16 @@ func (r *Runtime) Reload(ctx context.Context, cfg *config.Config, trigger string
 	for l, env := range g.envs {
 		l.env.Store(env)
 	}
-	if g.signer != old.signer {
+	if g.signerKey != old.signerKey {
 		r.keys.rotate(old.signer, g.signer, cfg.Signing.PreviousKeyOverlap.Std())
 	}
 	r.gen.Store(g)
+	if len(changes) == 0 {
+		changes = []string{"nothing changed"}
+	}
 	status.Took = time.Since(status.At)
 	status.OK, status.Generation, status.Changes = true, g.id, changes
 	r.lastReload.Store(status)
-	if len(changes) == 0 {
-		status.Changes = []string{"nothing changed"}
-	}
 	r.logger.Info("reloaded", "trigger", trigger, "generation", g.id, "took", status.Took.Round(time.Microsecond), "changes", status.Changes)
 
 	r.draining.Add(1)
@@ -92,11 +101,18 @@ func (r *Runtime) Reload(ctx context.Context, cfg *config.Config, trigger string
 func (r *Runtime) ReloadFile(ctx context.Context, path, trigger string) (*ReloadStatus, error) {
 	cfg, err := config.Load(path)
 	if err != nil {
-		r.reloadMu.Lock()
-		defer r.reloadMu.Unlock()
-		return r.failed(&ReloadStatus{At: time.Now(), Trigger: trigger}, err)
+		return r.ReloadFailed(trigger, err)
 	}
 	return r.Reload(ctx, cfg, trigger)
+}
+
+// ReloadFailed records a reload that failed before Reload could run, such
+// as one whose config does not parse, so that the status shows it. It
+// returns the recorded status and err.
+func (r *Runtime) ReloadFailed(trigger string, err error) (*ReloadStatus, error) {
+	r.reloadMu.Lock()
+	defer r.reloadMu.Unlock()
+	return r.failed(&ReloadStatus{At: time.Now(), Trigger: trigger}, err)
 }
 
 // failed records and logs a reload that did not go live. The caller holds
@@ -153,11 +169,17 @@ type ListenerStatus struct {
 	LastError string `json:"last_error,omitempty"`
 }
 
-// Settings returns the settings a reload compares.
+// Settings returns the settings a reload compares. The config JSON is
+// compacted, as the status document may have been indented.
 func (s ListenerStatus) Settings() Settings {
+	var compact bytes.Buffer
+	if err := json.Compact(&compact, s.Config); err != nil {
+		compact.Reset()
+		compact.Write(s.Config)
+	}
 	return Settings{
 		ModuleSHA256:  s.ModuleInfo.SHA256,
-		Config:        string(s.Config),
+		Config:        compact.String(),
 		Events:        s.Events,
 		Sign:          s.Sign,
 		Sinks:         s.Sinks,
@@ -241,6 +263,44 @@ func (k *keyRing) rotate(prev, next Signer, overlap time.Duration) {
 	if prev != nil && overlap > 0 {
 		k.previous = append(k.previous, retiredKey{keys: jwksKeys(prev.PublicJWKS()), until: time.Now().Add(overlap)})
 	}
+}
+
+// checkKeyID returns an error when next's public key has the kid of a
+// different key the JWK set serves, because a receiver that looks keys up
+// by kid could then find the wrong one.
+func (k *keyRing) checkKeyID(next Signer) error {
+	if next == nil {
+		return nil
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	served := k.previous
+	if k.current != nil {
+		served = append(slices.Clip(served), retiredKey{keys: jwksKeys(k.current.PublicJWKS())})
+	}
+	for _, key := range jwksKeys(next.PublicJWKS()) {
+		kid := keyID(key)
+		for _, s := range served {
+			if !s.until.IsZero() && time.Now().After(s.until) {
+				continue
+			}
+			for _, old := range s.keys {
+				if keyID(old) == kid && !bytes.Equal(old, key) {
+					return fmt.Errorf("signing.key_id: the new key has kid %q, which the JWK set serves for the previous key during signing.previous_key_overlap: give the new key its own key_id", kid)
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// keyID returns the "kid" member of a JWK.
+func keyID(key json.RawMessage) string {
+	var k struct {
+		KeyID string `json:"kid"`
+	}
+	_ = json.Unmarshal(key, &k)
+	return k.KeyID
 }
 
 // jwks returns the current key and the previous keys whose overlap has

@@ -116,6 +116,9 @@ type Runtime struct {
 	// reloadMu serialises Reload and Close.
 	reloadMu sync.Mutex
 	closed   atomic.Bool
+	// builds ends when Close starts, which cancels a reload's build.
+	builds     context.Context
+	stopBuilds context.CancelFunc
 	// draining counts retired generations that are still draining.
 	draining sync.WaitGroup
 
@@ -136,6 +139,7 @@ func New(ctx context.Context, cfg *config.Config, opts ...Option) (*Runtime, err
 		o.cache = processCache()
 	}
 	r := &Runtime{opts: o, logger: o.logger}
+	r.builds, r.stopBuilds = context.WithCancel(context.Background())
 	g, _, err := r.build(ctx, cfg, nil)
 	if err != nil {
 		return nil, err
@@ -166,10 +170,6 @@ func (r *Runtime) openSink(sc config.Sink) (sink.Sink, error) {
 // loadListener compiles the module of lc, whose bytes are code, and starts
 // its first instance.
 func (r *Runtime) loadListener(ctx context.Context, lc config.Listener, code []byte, env *listenerEnv) (*listener, error) {
-	if lc.Sign && env.signer == nil {
-		return nil, fmt.Errorf("granted sign but no signing key is configured: set signing.key_file")
-	}
-
 	pages := uint32(lc.MemoryLimit / 65536)
 	wasm := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfig().
 		WithCompilationCache(r.opts.cache).
@@ -346,11 +346,14 @@ func (r *Runtime) JWKS() []byte {
 // ends, runs tw_shutdown on every instance, and closes the modules and the
 // sinks the runtime opened.
 func (r *Runtime) Close(ctx context.Context) error {
-	r.reloadMu.Lock()
-	defer r.reloadMu.Unlock()
 	if r.closed.Swap(true) {
 		return nil
 	}
+	// A reload in progress stops starting listeners and fails, so Close
+	// does not wait out their start deadlines.
+	r.stopBuilds()
+	r.reloadMu.Lock()
+	defer r.reloadMu.Unlock()
 	g := r.gen.Load()
 	err := g.retire(ctx, r.logger)
 

@@ -108,8 +108,8 @@ func printPlan(ctx context.Context, daemon daemonFlags, cfg *config.Config, sign
 		fmt.Fprintf(stderr, "tokenwire check: %v\n", err)
 		return exitUsage
 	}
-	var st twruntime.Status
-	if err := client.get(ctx, "/v1/status", &st); err != nil {
+	st, err := client.status(ctx)
+	if err != nil {
 		fmt.Fprintf(stderr, "tokenwire check: %v\n", err)
 		return exitFailure
 	}

@@ -10,7 +10,9 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/signal"
 	"path/filepath"
+	"syscall"
 	"time"
 
 	"github.com/tetratelabs/wazero"
@@ -43,9 +45,24 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 
-	var cfg *config.Config
+	// A SIGHUP from now on asks for a reload. Without this, one that
+	// arrives while the listeners load would end the process.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+
+	var (
+		cfg          *config.Config
+		configDigest string
+	)
 	if *configPath != "" {
-		cfg, err = config.Load(*configPath)
+		data, err := os.ReadFile(*configPath)
+		if err == nil {
+			configDigest = digestOf(data, nil)
+			cfg, err = config.Parse(data, *configPath)
+		} else {
+			err = fmt.Errorf("read config: %w", err)
+		}
 		if err != nil {
 			fmt.Fprintf(stderr, "tokenwire run: %v\n", err)
 			return exitUsage
@@ -116,16 +133,22 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 
+	var rl *reloader
 	if *configPath != "" {
-		rl := newReloader(*configPath, rt, cfg, logger)
+		rl = newReloader(*configPath, configDigest, rt, cfg, logger)
 		if adminToken != nil {
 			serverOpts = append(serverOpts, server.WithAdmin(adminToken, rl.reload))
 		}
-		reloadCtx, stopReloads := context.WithCancel(ctx)
-		defer stopReloads()
-		go rl.run(reloadCtx, cfg.Reload.WatchEnabled(), cfg.Reload.Debounce.Std())
 	}
 	srv := server.New(rt, cfg.Intake, intakeOpts, logger, serverOpts...)
+	reloadCtx, stopReloads := context.WithCancel(ctx)
+	defer stopReloads()
+	if rl != nil {
+		rl.setIntake = srv.SetIntake
+		go rl.run(reloadCtx, hup, cfg.Reload.WatchEnabled(), cfg.Reload.Debounce.Std())
+	} else {
+		go ignoreHangups(reloadCtx, hup, logger)
+	}
 	httpServer := &http.Server{
 		Handler:           srv.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
@@ -166,6 +189,19 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	closeWith(drainCtx, logger, "runtime", rt)
 	logger.Info("stopped")
 	return code
+}
+
+// ignoreHangups logs each SIGHUP until ctx ends: the embedded default has
+// no config file to reload.
+func ignoreHangups(ctx context.Context, hup <-chan os.Signal, logger *slog.Logger) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-hup:
+			logger.Warn("SIGHUP ignored: there is no config file to reload; run with --config to reload on SIGHUP")
+		}
+	}
 }
 
 // readToken reads a bearer token, without surrounding whitespace, from

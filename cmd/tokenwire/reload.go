@@ -4,118 +4,156 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
-	"os/signal"
 	"path/filepath"
-	"reflect"
 	"slices"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/fsnotify/fsnotify"
 
 	twruntime "github.com/tokenwire/tokenwire/runtime"
 	"github.com/tokenwire/tokenwire/runtime/config"
+	"github.com/tokenwire/tokenwire/runtime/intake"
 )
 
 // reloader reloads the config of "tokenwire run" on SIGHUP, on the admin
 // endpoint and, with reload.watch on, when the config file or a module file
-// of a running listener changes on disk.
+// changes on disk.
 //
-// It watches the directories that hold those files, not the files, so a
-// file replaced by rename (as editors save, and as Kubernetes updates a
-// mounted ConfigMap by swapping a symlink) is seen too. After a burst of
-// changes has been quiet for reload.debounce, it reloads when a watched
-// file's contents differ from the last reload's.
+// It watches directories, not files, so that a file replaced by rename (as
+// editors save) is seen, and it also watches the directory above each, so
+// that a swapped release directory or symbolic link (as deploy tools and
+// Kubernetes ConfigMap volumes do) is seen too. After a burst of changes
+// has been quiet for reload.debounce, it reloads when a watched file's
+// contents differ from those last loaded or tried.
 type reloader struct {
-	path    string
+	path    string // absolute
 	rt      *twruntime.Runtime
 	logger  *slog.Logger
 	started *config.Config // the config the daemon started with
+	// setIntake, once the server runs, gives it the new decoding options.
+	setIntake func(intake.Options)
+
+	// reloading serialises reloads, so digests follow their order.
+	reloading sync.Mutex
 
 	mu sync.Mutex
-	// digests holds the SHA-256 of each watched file at the last reload
-	// attempt; "" for a file that could not be read.
+	// digests holds the SHA-256 of each watched file as last loaded or
+	// tried; "" for a file that could not be read.
 	digests map[string]string
 	watcher *fsnotify.Watcher
-	dirs    map[string]bool
+	dirs    []string
 }
 
-func newReloader(path string, rt *twruntime.Runtime, started *config.Config, logger *slog.Logger) *reloader {
+// newReloader returns a reloader for the config file at path, which the
+// daemon started from with contents of SHA-256 configDigest.
+func newReloader(path, configDigest string, rt *twruntime.Runtime, started *config.Config, logger *slog.Logger) *reloader {
 	if abs, err := filepath.Abs(path); err == nil {
 		path = abs
 	}
-	rl := &reloader{path: path, rt: rt, logger: logger, started: started, dirs: map[string]bool{}}
-	rl.mu.Lock()
-	rl.digests = rl.snapshot()
-	rl.mu.Unlock()
+	rl := &reloader{path: path, rt: rt, logger: logger, started: started}
+	rl.digests = map[string]string{path: configDigest}
+	rl.addRunning(rl.digests)
 	return rl
 }
 
-// reload reloads the config file and records the watched files' contents.
-func (rl *reloader) reload(ctx context.Context, trigger string) (*twruntime.ReloadStatus, error) {
-	status, err := rl.rt.ReloadFile(ctx, rl.path, trigger)
-	if err == nil {
-		rl.warnRestartOnly()
+// addRunning adds the module of each running listener with the digest of
+// the bytes the runtime loaded, unless digests has the file already.
+func (rl *reloader) addRunning(digests map[string]string) {
+	for _, l := range rl.rt.Listeners() {
+		if module, err := filepath.Abs(l.Module); err == nil {
+			if _, ok := digests[module]; !ok {
+				digests[module] = l.ModuleInfo.SHA256
+			}
+		}
 	}
+}
+
+// reload reloads the config file. It records each watched file's digest
+// from before the attempt, so a change written during the reload is seen
+// afterwards.
+func (rl *reloader) reload(ctx context.Context, trigger string) (*twruntime.ReloadStatus, error) {
+	rl.reloading.Lock()
+	defer rl.reloading.Unlock()
+
+	digests := map[string]string{}
+	data, err := os.ReadFile(rl.path)
+	if err != nil {
+		err = fmt.Errorf("read config: %w", err)
+	}
+	digests[rl.path] = digestOf(data, err)
+	var cfg *config.Config
+	if err == nil {
+		cfg, err = config.Parse(data, rl.path)
+	}
+	if cfg != nil {
+		for _, lc := range cfg.Listeners {
+			digests[lc.Module] = fileDigest(lc.Module)
+		}
+	}
+	var opts intake.Options
+	if err == nil {
+		opts, err = intakeOptions(cfg)
+	}
+
+	var status *twruntime.ReloadStatus
+	if err != nil {
+		status, err = rl.rt.ReloadFailed(trigger, err)
+	} else {
+		status, err = rl.rt.Reload(ctx, cfg, trigger)
+	}
+	if err == nil {
+		for _, l := range rl.rt.Listeners() {
+			if module, absErr := filepath.Abs(l.Module); absErr == nil {
+				digests[module] = l.ModuleInfo.SHA256
+			}
+		}
+		if rl.setIntake != nil {
+			rl.setIntake(opts)
+		}
+		rl.warnRestartOnly(cfg)
+	}
+	rl.addRunning(digests)
+
 	rl.mu.Lock()
-	rl.digests = rl.snapshot()
+	rl.digests = digests
 	rl.watchDirs()
 	rl.mu.Unlock()
 	return status, err
 }
 
-// warnRestartOnly logs the changed settings that a reload does not apply.
-func (rl *reloader) warnRestartOnly() {
-	cfg, err := config.Load(rl.path)
-	if err != nil {
-		return
-	}
+// warnRestartOnly logs the changed settings of cfg that a reload does not
+// apply.
+func (rl *reloader) warnRestartOnly(cfg *config.Config) {
+	was, now := rl.started, cfg
 	var changed []string
-	if !reflect.DeepEqual(cfg.Intake, rl.started.Intake) {
-		changed = append(changed, "intake")
-	}
-	if cfg.Admin != rl.started.Admin {
-		changed = append(changed, "admin")
-	}
-	if cfg.CacheDir != rl.started.CacheDir {
-		changed = append(changed, "cache_dir")
-	}
-	if changed != nil {
-		rl.logger.Warn("config changes that take effect only on restart", "sections", strings.Join(changed, ", "))
-	}
-}
-
-// files returns the config file and the module files of the running
-// listeners.
-func (rl *reloader) files() []string {
-	files := []string{rl.path}
-	for _, l := range rl.rt.Listeners() {
-		module, err := filepath.Abs(l.Module)
-		if err == nil && !slices.Contains(files, module) {
-			files = append(files, module)
+	check := func(name string, differ bool) {
+		if differ {
+			changed = append(changed, name)
 		}
 	}
-	return files
-}
-
-// snapshot returns the digest of each watched file. The caller holds mu.
-func (rl *reloader) snapshot() map[string]string {
-	digests := map[string]string{}
-	for _, f := range rl.files() {
-		digests[f] = fileDigest(f)
+	check("intake.listen", now.Intake.Listen != was.Intake.Listen)
+	check("intake.max_request_bytes", now.Intake.MaxRequestBytes != was.Intake.MaxRequestBytes)
+	check("intake.queue_size", now.Intake.QueueSize != was.Intake.QueueSize)
+	check("intake.workers", now.Intake.Workers != was.Intake.Workers)
+	check("intake.auth_token_file", now.Intake.AuthTokenFile != was.Intake.AuthTokenFile)
+	check("intake.drain_timeout", now.Intake.DrainTimeout != was.Intake.DrainTimeout)
+	check("admin", now.Admin != was.Admin)
+	check("cache_dir", now.CacheDir != was.CacheDir)
+	check("reload.watch", now.Reload.WatchEnabled() != was.Reload.WatchEnabled())
+	check("reload.debounce", now.Reload.Debounce != was.Reload.Debounce)
+	if changed != nil {
+		rl.logger.Warn("config changes that take effect only on restart", "settings", strings.Join(changed, ", "))
 	}
-	return digests
 }
 
-// fileDigest returns the hex SHA-256 of a file, or "" when it cannot be
-// read.
-func fileDigest(path string) string {
-	data, err := os.ReadFile(path)
+// digestOf returns the hex SHA-256 of data, or "" when err is set.
+func digestOf(data []byte, err error) string {
 	if err != nil {
 		return ""
 	}
@@ -123,15 +161,20 @@ func fileDigest(path string) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// changed returns the watched files whose contents differ from the last
-// reload attempt's.
+// fileDigest returns the hex SHA-256 of a file, or "" when it cannot be
+// read.
+func fileDigest(path string) string {
+	return digestOf(os.ReadFile(path))
+}
+
+// changed returns the watched files whose contents differ from those last
+// loaded or tried.
 func (rl *reloader) changed() []string {
 	rl.mu.Lock()
 	defer rl.mu.Unlock()
 	var changed []string
-	now := rl.snapshot()
-	for f, d := range now {
-		if prev, ok := rl.digests[f]; !ok || prev != d {
+	for f, d := range rl.digests {
+		if fileDigest(f) != d {
 			changed = append(changed, f)
 		}
 	}
@@ -139,11 +182,11 @@ func (rl *reloader) changed() []string {
 	return changed
 }
 
-// relevant reports whether a change of the file called name may change a
-// watched file: it is one, or the target of one that is a symbolic link,
-// or a Kubernetes volume entry such as "..data", whose swap updates a
-// mounted ConfigMap. Other files in the directories, such as a file sink
-// writing beside the config, are ignored.
+// relevant reports whether a change of the file or directory called name
+// may change a watched file: it is one, a directory on the path of one, or
+// the target of one that is a symbolic link, or a Kubernetes volume entry
+// such as "..data". Other files in the watched directories, such as a
+// file sink writing beside the config, are ignored.
 func (rl *reloader) relevant(name string) bool {
 	name = filepath.Clean(name)
 	if strings.HasPrefix(filepath.Base(name), "..") {
@@ -152,7 +195,7 @@ func (rl *reloader) relevant(name string) bool {
 	rl.mu.Lock()
 	defer rl.mu.Unlock()
 	for f := range rl.digests {
-		if f == name {
+		if f == name || strings.HasPrefix(f, name+string(filepath.Separator)) {
 			return true
 		}
 		if target, err := filepath.EvalSymlinks(f); err == nil && target == name {
@@ -162,36 +205,41 @@ func (rl *reloader) relevant(name string) bool {
 	return false
 }
 
-// watchDirs adds a watch on each directory of a watched file. The caller
-// holds mu.
+// watchDirs watches, for each watched file, its directory, the directory
+// above it and the directory of its symbolic link target. It drops the
+// previous watches first, because a directory swapped by rename keeps its
+// old watch under its old path. The caller holds mu.
 func (rl *reloader) watchDirs() {
 	if rl.watcher == nil {
 		return
 	}
+	for _, dir := range rl.dirs {
+		_ = rl.watcher.Remove(dir)
+	}
+	rl.dirs = rl.dirs[:0]
 	for f := range rl.digests {
-		dirs := []string{filepath.Dir(f)}
+		dirs := []string{filepath.Dir(f), filepath.Dir(filepath.Dir(f))}
 		if target, err := filepath.EvalSymlinks(f); err == nil {
 			dirs = append(dirs, filepath.Dir(target))
 		}
 		for _, dir := range dirs {
-			if rl.dirs[dir] {
+			if slices.Contains(rl.dirs, dir) {
 				continue
 			}
 			if err := rl.watcher.Add(dir); err != nil {
-				rl.logger.Warn("cannot watch a directory for changes; reload with SIGHUP", "directory", dir, "error", err)
+				if !errors.Is(err, os.ErrNotExist) {
+					rl.logger.Warn("cannot watch a directory for changes; reload with SIGHUP", "directory", dir, "error", err)
+				}
 				continue
 			}
-			rl.dirs[dir] = true
+			rl.dirs = append(rl.dirs, dir)
 		}
 	}
 }
 
-// run serves SIGHUP and, when watch is true, file changes, until ctx ends.
-func (rl *reloader) run(ctx context.Context, watch bool, debounce time.Duration) {
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
-
+// run serves SIGHUP, received on hup, and, when watch is true, file
+// changes, until ctx ends.
+func (rl *reloader) run(ctx context.Context, hup <-chan os.Signal, watch bool, debounce time.Duration) {
 	var events <-chan fsnotify.Event
 	var errs <-chan error
 	if watch {

@@ -16,6 +16,7 @@ import (
 // daemonFlags are the flags that find a running daemon: its address and
 // admin token, by default from the config file.
 type daemonFlags struct {
+	addrFlag  string
 	addr      *string
 	tokenFile *string
 }
@@ -26,6 +27,7 @@ func addDaemonFlags(fs interface {
 	String(name, value, usage string) *string
 }, addrFlag string) daemonFlags {
 	return daemonFlags{
+		addrFlag:  addrFlag,
 		addr:      fs.String(addrFlag, "", "`URL` of the running daemon (default: http:// and intake.listen of the config, else "+config.DefaultListen+")"),
 		tokenFile: fs.String("token-file", "", "`file` with the admin token (default: admin.token_file of the config)"),
 	}
@@ -33,7 +35,7 @@ func addDaemonFlags(fs interface {
 
 // client returns the daemon's base URL and admin token; cfg may be nil.
 func (f daemonFlags) client(cfg *config.Config) (daemonClient, error) {
-	c := daemonClient{base: *f.addr}
+	c := daemonClient{base: *f.addr, flag: "--" + f.addrFlag}
 	if c.base == "" {
 		listen := config.DefaultListen
 		if cfg != nil {
@@ -42,6 +44,9 @@ func (f daemonFlags) client(cfg *config.Config) (daemonClient, error) {
 		c.base = "http://" + listen
 	}
 	c.base = strings.TrimSuffix(c.base, "/")
+	if !strings.Contains(c.base, "://") {
+		return c, fmt.Errorf("%s %q has no scheme: use a URL such as http://127.0.0.1:8080", c.flag, c.base)
+	}
 	tokenFile := *f.tokenFile
 	if tokenFile == "" && cfg != nil {
 		tokenFile = cfg.Admin.TokenFile
@@ -59,6 +64,7 @@ func (f daemonFlags) client(cfg *config.Config) (daemonClient, error) {
 // daemonClient reads a running daemon's status and keys.
 type daemonClient struct {
 	base  string
+	flag  string // the flag that set base, for error messages
 	token string
 }
 
@@ -68,14 +74,14 @@ func (c daemonClient) get(ctx context.Context, path string, v any) error {
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+path, nil)
 	if err != nil {
-		return fmt.Errorf("daemon address %q: %w: pass --addr http://host:port", c.base, err)
+		return fmt.Errorf("daemon address %q: %w: pass %s http://host:port", c.base, err, c.flag)
 	}
 	if c.token != "" {
 		req.Header.Set("Authorization", "Bearer "+c.token)
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return fmt.Errorf("reach the daemon at %s: %w: is tokenwire run serving there? Pass --addr otherwise", c.base, err)
+		return fmt.Errorf("reach the daemon at %s: %w: is tokenwire run serving there? Pass %s with its address otherwise", c.base, err, c.flag)
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
@@ -89,9 +95,22 @@ func (c daemonClient) get(ctx context.Context, path string, v any) error {
 		return fmt.Errorf("%s%s: %s: %s", c.base, path, resp.Status, strings.TrimSpace(string(body)))
 	}
 	if err := json.Unmarshal(body, v); err != nil {
-		return fmt.Errorf("%s%s: the response is not the expected JSON (%v): is it a tokenwire daemon?", c.base, path, err)
+		return fmt.Errorf("%s%s: the response is not the expected JSON (%v): is it a tokenwire daemon? Check %s", c.base, path, err, c.flag)
 	}
 	return nil
+}
+
+// status fetches the daemon's status, checking that it is one: a
+// tokenwire daemon's generation starts at 1.
+func (c daemonClient) status(ctx context.Context) (twruntime.Status, error) {
+	var st twruntime.Status
+	if err := c.get(ctx, "/v1/status", &st); err != nil {
+		return st, err
+	}
+	if st.Generation == 0 {
+		return st, fmt.Errorf("%s/v1/status is not a tokenwire status (it has no generation): check %s", c.base, c.flag)
+	}
+	return st, nil
 }
 
 // cmdStatus prints a running daemon's generation, last reloads and
@@ -121,8 +140,8 @@ func cmdStatus(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		fmt.Fprintf(stderr, "tokenwire status: %v\n", err)
 		return exitUsage
 	}
-	var st twruntime.Status
-	if err := client.get(ctx, "/v1/status", &st); err != nil {
+	st, err := client.status(ctx)
+	if err != nil {
 		fmt.Fprintf(stderr, "tokenwire status: %v\n", err)
 		return exitFailure
 	}

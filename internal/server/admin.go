@@ -59,7 +59,9 @@ func (s *Server) postReload(w http.ResponseWriter, req *http.Request) {
 	if !s.admitAdmin(w, req) {
 		return
 	}
-	status, err := s.reload(req.Context(), "POST /v1/admin/reload from "+req.RemoteAddr)
+	// The reload runs to its end even when the client gives up, so a
+	// valid config never fails with a canceled context.
+	status, err := s.reload(context.WithoutCancel(req.Context()), "POST /v1/admin/reload from "+req.RemoteAddr)
 	code := http.StatusOK
 	if err != nil {
 		code = http.StatusUnprocessableEntity

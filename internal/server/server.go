@@ -14,6 +14,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	twruntime "github.com/tokenwire/tokenwire/runtime"
 	"github.com/tokenwire/tokenwire/runtime/config"
@@ -27,8 +28,9 @@ const maxReportedProblems = 100
 // and a fixed number of workers. A request returns once its events are
 // queued, before any listener runs.
 type Server struct {
-	rt      *twruntime.Runtime
-	intake  intake.Options
+	rt *twruntime.Runtime
+	// intake holds the event decoding options, which a reload replaces.
+	intake  atomic.Pointer[intake.Options]
 	limits  config.Intake
 	logger  *slog.Logger
 	queue   *queue
@@ -56,12 +58,12 @@ func WithAuthToken(token []byte) Option { return func(s *Server) { s.authToken =
 func New(rt *twruntime.Runtime, limits config.Intake, opts intake.Options, logger *slog.Logger, options ...Option) *Server {
 	s := &Server{
 		rt:       rt,
-		intake:   opts,
 		limits:   limits,
 		logger:   logger,
 		queue:    newQueue(limits.QueueSize),
 		decoding: make(chan struct{}, runtime.GOMAXPROCS(0)),
 	}
+	s.intake.Store(&opts)
 	for _, o := range options {
 		o(s)
 	}
@@ -89,6 +91,10 @@ func (s *Server) work() {
 		s.queue.done()
 	}
 }
+
+// SetIntake replaces the event decoding options for requests that start
+// from now on, as a reload that changes the issuer or the token keys does.
+func (s *Server) SetIntake(opts intake.Options) { s.intake.Store(&opts) }
 
 // Handler returns the HTTP routes.
 func (s *Server) Handler() http.Handler {
@@ -187,7 +193,7 @@ func (s *Server) postEvents(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	body := http.MaxBytesReader(w, req.Body, int64(s.limits.MaxRequestBytes))
-	dec := intake.NewDecoder(body, s.intake)
+	dec := intake.NewDecoder(body, *s.intake.Load())
 	var (
 		jobs     []job
 		problems []lineProblem
