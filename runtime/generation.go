@@ -147,7 +147,7 @@ func (r *Runtime) build(ctx context.Context, cfg *config.Config, old *generation
 		return g, nil, err
 	}
 	if old != nil && g.signerKey != old.signerKey {
-		changes = append(changes, "signing key replaced")
+		changes = append(changes, "signer replaced: the key file, issuer or signing settings changed")
 	}
 	if err := r.buildSinks(cfg, old, g, &changes); err != nil {
 		return g, nil, err
@@ -251,6 +251,9 @@ func (r *Runtime) buildSinks(cfg *config.Config, old *generation, g *generation,
 // when its module and settings are unchanged, else a new one. The change
 // it reports is empty for a listener kept as it was.
 func (r *Runtime) buildListener(ctx context.Context, lc config.Listener, old *generation, g *generation) (*listener, string, error) {
+	if lc.PoolSize < 1 {
+		return nil, "", fmt.Errorf("pool_size %d: the config was not normalized: call config.Normalize before New or Reload", lc.PoolSize)
+	}
 	if lc.Sign && g.signer == nil {
 		return nil, "", fmt.Errorf("granted sign but no signing key is configured: set signing.key_file")
 	}
@@ -292,8 +295,10 @@ func (r *Runtime) buildListener(ctx context.Context, lc config.Listener, old *ge
 // Settings are the parts of a listener's configuration that a reload
 // compares, with the module identified by its digest.
 type Settings struct {
-	ModuleSHA256  string
-	Config        string
+	ModuleSHA256 string
+	// ConfigSHA256 is the digest of the listener's config as JSON, so
+	// the status can be compared without showing the config.
+	ConfigSHA256  string
 	Events        []string
 	Sign          bool
 	Sinks         []string
@@ -309,7 +314,7 @@ type Settings struct {
 func SettingsOf(lc config.Listener, moduleSHA256 string) Settings {
 	return Settings{
 		ModuleSHA256:  moduleSHA256,
-		Config:        string(lc.ConfigJSON),
+		ConfigSHA256:  configDigest(lc.ConfigJSON),
 		Events:        lc.Events,
 		Sign:          lc.Sign,
 		Sinks:         lc.Sinks,
@@ -332,7 +337,7 @@ func (s Settings) Diff(t Settings) []string {
 	}
 	check("module", s.ModuleSHA256 != t.ModuleSHA256)
 	check("events", !slices.Equal(s.Events, t.Events))
-	check("config", s.Config != t.Config)
+	check("config", s.ConfigSHA256 != t.ConfigSHA256)
 	check("sign", s.Sign != t.Sign)
 	check("sinks", !slices.Equal(s.Sinks, t.Sinks))
 	check("deadline", s.Deadline != t.Deadline)
@@ -341,6 +346,12 @@ func (s Settings) Diff(t Settings) []string {
 	check("pool_size", s.PoolSize != t.PoolSize)
 	check("budgets", s.Budgets != t.Budgets)
 	return fields
+}
+
+// configDigest returns the hex SHA-256 of a listener's config JSON.
+func configDigest(configJSON []byte) string {
+	sum := sha256.Sum256(configJSON)
+	return hex.EncodeToString(sum[:])
 }
 
 // describeChange says what a reload does to the listener called name,

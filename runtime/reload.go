@@ -68,11 +68,12 @@ func (r *Runtime) Reload(ctx context.Context, cfg *config.Config, trigger string
 	r.nextID++
 	g.id = r.nextID
 	g.loadedAt = time.Now()
-	for l, env := range g.envs {
-		l.env.Store(env)
-	}
+	// The JWK set lists a new key before any listener signs with it.
 	if g.signerKey != old.signerKey {
 		r.keys.rotate(old.signer, g.signer, cfg.Signing.PreviousKeyOverlap.Std())
+	}
+	for l, env := range g.envs {
+		l.env.Store(env)
 	}
 	r.gen.Store(g)
 	if len(changes) == 0 {
@@ -148,18 +149,19 @@ type Status struct {
 // ListenerStatus describes one listener and its counters. Counters of a
 // listener kept across reloads include the events of earlier generations.
 type ListenerStatus struct {
-	Name          string          `json:"name"`
-	Module        string          `json:"module"`
-	ModuleInfo    ModuleInfo      `json:"module_info"`
-	Events        []string        `json:"events"`
-	Config        json.RawMessage `json:"config"`
-	Sign          bool            `json:"sign"`
-	Sinks         []string        `json:"sinks"`
-	Deadline      time.Duration   `json:"deadline_ns"`
-	StartDeadline time.Duration   `json:"start_deadline_ns"`
-	MemoryLimit   int64           `json:"memory_limit"`
-	PoolSize      int             `json:"pool_size"`
-	Budgets       config.Budgets  `json:"budgets"`
+	Name         string     `json:"name"`
+	Module       string     `json:"module"`
+	ModuleInfo   ModuleInfo `json:"module_info"`
+	Events       []string   `json:"events"`
+	ConfigSHA256 string     `json:"config_sha256"` // of the listener's config as JSON
+
+	Sign          bool           `json:"sign"`
+	Sinks         []string       `json:"sinks"`
+	Deadline      time.Duration  `json:"deadline_ns"`
+	StartDeadline time.Duration  `json:"start_deadline_ns"`
+	MemoryLimit   int64          `json:"memory_limit"`
+	PoolSize      int            `json:"pool_size"`
+	Budgets       config.Budgets `json:"budgets"`
 
 	Handled   int64  `json:"handled"` // events delivered, including failed and skipped ones
 	Failures  int64  `json:"failures"`
@@ -169,17 +171,11 @@ type ListenerStatus struct {
 	LastError string `json:"last_error,omitempty"`
 }
 
-// Settings returns the settings a reload compares. The config JSON is
-// compacted, as the status document may have been indented.
+// Settings returns the settings a reload compares.
 func (s ListenerStatus) Settings() Settings {
-	var compact bytes.Buffer
-	if err := json.Compact(&compact, s.Config); err != nil {
-		compact.Reset()
-		compact.Write(s.Config)
-	}
 	return Settings{
 		ModuleSHA256:  s.ModuleInfo.SHA256,
-		Config:        compact.String(),
+		ConfigSHA256:  s.ConfigSHA256,
 		Events:        s.Events,
 		Sign:          s.Sign,
 		Sinks:         s.Sinks,
@@ -219,7 +215,7 @@ func (g *generation) listenerStatus() []ListenerStatus {
 			Module:        moduleName(lc),
 			ModuleInfo:    *l.info,
 			Events:        lc.Events,
-			Config:        json.RawMessage(lc.ConfigJSON),
+			ConfigSHA256:  configDigest(lc.ConfigJSON),
 			Sign:          lc.Sign,
 			Sinks:         lc.Sinks,
 			Deadline:      lc.Deadline.Std(),
@@ -260,6 +256,8 @@ func (k *keyRing) rotate(prev, next Signer, overlap time.Duration) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	k.current = next
+	now := time.Now()
+	k.previous = slices.DeleteFunc(k.previous, func(p retiredKey) bool { return now.After(p.until) })
 	if prev != nil && overlap > 0 {
 		k.previous = append(k.previous, retiredKey{keys: jwksKeys(prev.PublicJWKS()), until: time.Now().Add(overlap)})
 	}

@@ -374,7 +374,7 @@ func TestReloadRotatesKeyWithOverlap(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mustContain(t, "changes", strings.Join(st.Changes, "\n"), "signing key replaced")
+	mustContain(t, "changes", strings.Join(st.Changes, "\n"), "signer replaced")
 	// The kept listener signs with the new key from the swap on.
 	if rt.listener(0).env.Load().signer == signerA {
 		t.Fatal("the kept listener still signs with the replaced key")

@@ -116,6 +116,8 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "tokenwire run: %v\n", err)
 			return exitUsage
 		}
+	} else if !isLoopback(ln.Addr()) {
+		logger.Warn("GET /v1/status shows listener names, module paths and errors without authentication on a non-loopback address: set admin.token_file", "address", ln.Addr().String())
 	}
 	var runtimeOpts []twruntime.Option
 	if cache := openCache(cfg.CacheDir, logger); cache != nil {

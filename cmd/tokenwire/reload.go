@@ -48,6 +48,9 @@ type reloader struct {
 	digests map[string]string
 	watcher *fsnotify.Watcher
 	dirs    []string
+	// targets holds the resolved path of each watched file that is, or
+	// lies below, a symbolic link.
+	targets map[string]bool
 }
 
 // newReloader returns a reloader for the config file at path, which the
@@ -58,8 +61,31 @@ func newReloader(path, configDigest string, rt *twruntime.Runtime, started *conf
 	}
 	rl := &reloader{path: path, rt: rt, logger: logger, started: started}
 	rl.digests = map[string]string{path: configDigest}
+	for _, f := range watchedFiles(started) {
+		if f != started.Signing.KeyFile && f != started.Intake.TokenKeysFile {
+			continue
+		}
+		rl.digests[f] = fileDigest(f)
+	}
 	rl.addRunning(rl.digests)
 	return rl
+}
+
+// watchedFiles returns the files of cfg whose change a reload applies:
+// each listener's module, the signing key and the token keys.
+func watchedFiles(cfg *config.Config) []string {
+	var files []string
+	for _, lc := range cfg.Listeners {
+		if lc.Module != "" {
+			files = append(files, lc.Module)
+		}
+	}
+	for _, f := range []string{cfg.Signing.KeyFile, cfg.Intake.TokenKeysFile} {
+		if f != "" {
+			files = append(files, f)
+		}
+	}
+	return files
 }
 
 // addRunning adds the module of each running listener with the digest of
@@ -92,8 +118,8 @@ func (rl *reloader) reload(ctx context.Context, trigger string) (*twruntime.Relo
 		cfg, err = config.Parse(data, rl.path)
 	}
 	if cfg != nil {
-		for _, lc := range cfg.Listeners {
-			digests[lc.Module] = fileDigest(lc.Module)
+		for _, f := range watchedFiles(cfg) {
+			digests[f] = fileDigest(f)
 		}
 	}
 	var opts intake.Options
@@ -161,9 +187,14 @@ func digestOf(data []byte, err error) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// fileDigest returns the hex SHA-256 of a file, or "" when it cannot be
-// read.
+// fileDigest returns the hex SHA-256 of a regular file, or "" when it
+// cannot be read. Other files, such as a FIFO that a secrets agent writes
+// a key to, are not read, as reading would take the contents the runtime
+// needs.
 func fileDigest(path string) string {
+	if info, err := os.Stat(path); err != nil || !info.Mode().IsRegular() {
+		return ""
+	}
 	return digestOf(os.ReadFile(path))
 }
 
@@ -194,11 +225,11 @@ func (rl *reloader) relevant(name string) bool {
 	}
 	rl.mu.Lock()
 	defer rl.mu.Unlock()
+	if rl.targets[name] {
+		return true
+	}
 	for f := range rl.digests {
 		if f == name || strings.HasPrefix(f, name+string(filepath.Separator)) {
-			return true
-		}
-		if target, err := filepath.EvalSymlinks(f); err == nil && target == name {
 			return true
 		}
 	}
@@ -217,9 +248,11 @@ func (rl *reloader) watchDirs() {
 		_ = rl.watcher.Remove(dir)
 	}
 	rl.dirs = rl.dirs[:0]
+	rl.targets = map[string]bool{}
 	for f := range rl.digests {
 		dirs := []string{filepath.Dir(f), filepath.Dir(filepath.Dir(f))}
-		if target, err := filepath.EvalSymlinks(f); err == nil {
+		if target, err := filepath.EvalSymlinks(f); err == nil && target != f {
+			rl.targets[target] = true
 			dirs = append(dirs, filepath.Dir(target))
 		}
 		for _, dir := range dirs {

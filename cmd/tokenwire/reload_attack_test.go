@@ -23,8 +23,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tetratelabs/wazero"
-
 	"github.com/tokenwire/tokenwire/internal/server"
 	twruntime "github.com/tokenwire/tokenwire/runtime"
 	"github.com/tokenwire/tokenwire/runtime/config"
@@ -426,16 +424,17 @@ func TestRunSurvivesEarlySIGHUP(t *testing.T) {
 }
 
 // TestAdminReloadOutlivesClient calls POST /v1/admin/reload with a client
-// that gives up after 200ms, while the reload compiles a Go guest that
-// takes longer. The server accepted the reload, so the reload must finish
-// and go live; ending it with the request leaves a failed reload that
-// says only "context canceled" for a config that is fine.
+// that gives up after 200ms, while the reload waits for its key file (a
+// FIFO the test holds). The server accepted the reload, so the reload
+// must finish and go live; ending it with the request leaves a failed
+// reload that says only "context canceled" for a config that is fine.
 func TestAdminReloadOutlivesClient(t *testing.T) {
 	dir := t.TempDir()
 	copyGuest(t, "echo", filepath.Join(dir, "echo.wasm"))
-	audit, err := filepath.Abs("../../examples/audit/audit.wasm")
-	if err != nil {
-		t.Fatal(err)
+	copyGuest(t, "minimal", filepath.Join(dir, "minimal.wasm"))
+	fifo := filepath.Join(dir, "key.pem")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Skipf("mkfifo: %v", err)
 	}
 	path := filepath.Join(dir, "tokenwire.yaml")
 	if err := os.WriteFile(path, []byte(attackConfig("echo.wasm", "")), 0o600); err != nil {
@@ -446,8 +445,7 @@ func TestAdminReloadOutlivesClient(t *testing.T) {
 		t.Fatal(err)
 	}
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	// A cache of its own, so the Go guest is compiled during the reload.
-	rt, err := twruntime.New(context.Background(), cfg, twruntime.WithStdout(io.Discard), twruntime.WithLogger(logger), twruntime.WithCompilationCache(wazero.NewCompilationCache()))
+	rt, err := twruntime.New(context.Background(), cfg, twruntime.WithStdout(io.Discard), twruntime.WithLogger(logger))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -457,11 +455,16 @@ func TestAdminReloadOutlivesClient(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	daemon := httptest.NewServer(server.New(rt, cfg.Intake, opts, logger, server.WithAdmin([]byte(adminTokenForTest), rl.reload)).Handler())
+	srv := server.New(rt, cfg.Intake, opts, logger, server.WithAdmin([]byte(adminTokenForTest), rl.reload))
+	daemon := httptest.NewServer(srv.Handler())
+	defer srv.Drain(context.Background())
 	defer daemon.Close()
 
-	extra := "  - name: audit\n    module: " + audit + "\n    sinks: [stdout]\n    config: {sink: stdout}\n"
-	if err := os.WriteFile(path, []byte(attackConfig("echo.wasm", extra)), 0o600); err != nil {
+	// The candidate adds a key and a listener that starts after the key
+	// is read.
+	extra := "  - name: second\n    module: minimal.wasm\n    sinks: [stdout]\n"
+	candidate := "issuer: https://issuer.example.com\nsigning:\n  key_file: key.pem\n" + attackConfig("echo.wasm", extra)
+	if err := os.WriteFile(path, []byte(candidate), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	req, _ := http.NewRequest(http.MethodPost, daemon.URL+"/v1/admin/reload", nil)
@@ -469,13 +472,22 @@ func TestAdminReloadOutlivesClient(t *testing.T) {
 	client := &http.Client{Timeout: 200 * time.Millisecond}
 	if resp, err := client.Do(req); err == nil {
 		resp.Body.Close()
-		t.Skip("the reload finished within 200ms; this machine compiles too fast for the test")
+		t.Fatalf("the reload answered %s before its key file was written", resp.Status)
 	}
 
-	deadline := time.Now().Add(60 * time.Second)
+	writer := openFIFOWriter(t, fifo, time.Now().Add(5*time.Second))
+	if writer == nil {
+		t.Fatal("the reload never opened the key file")
+	}
+	if _, err := writer.Write(ecKeyPEM(t)); err != nil {
+		t.Fatal(err)
+	}
+	writer.Close()
+
+	deadline := time.Now().Add(10 * time.Second)
 	for rt.Status().LastReload == nil {
 		if time.Now().After(deadline) {
-			t.Fatal("the reload did not end within 60s")
+			t.Fatal("the reload did not end within 10s")
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -608,10 +620,6 @@ func TestReloadIssuerChange(t *testing.T) {
 	if _, err := rl.reload(context.Background(), "test"); err != nil {
 		t.Fatal(err)
 	}
-	if strings.Contains(logs.String(), "issuer") {
-		return // the daemon says the change needs a restart
-	}
-
 	body := `{"id":"e1","type":"id_token.issued","claims":{"sub":"alice","iat":1523304728}}`
 	resp, err := http.Post(daemon.URL+"/v1/events", "application/json", strings.NewReader(body))
 	if err != nil {
