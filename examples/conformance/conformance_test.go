@@ -95,7 +95,7 @@ func suites() []suite {
 	return []suite{
 		{
 			listener: "claimfilter",
-			builds:   []build{goBuild, cBuild, rustBuild},
+			builds:   []build{goBuild, cBuild, rustBuild, asBuild},
 			configs: []namedConfig{
 				{"basic", `{"claims":["sub","iat"]}`},
 				{"wide", `{"claims":["sub","account_number","overdraft_limit","ratio","tiny","huge","exact","zero","名前","ab","emoji","lone","html","ls","ctl","quote","amr","address","nested","big_array","null","t","f","obj","arr","str","email_verified","middle_name","missing"],` +
@@ -127,7 +127,7 @@ func suites() []suite {
 		{
 			listener: "audit",
 			sign:     true,
-			builds:   []build{goBuild, cBuild, rustBuild},
+			builds:   []build{goBuild, cBuild, rustBuild, asBuild},
 			configs: []namedConfig{
 				{"default", `{}`},
 				{"audience", `{"audience":"https://siem.example.com"}`},
