@@ -127,7 +127,7 @@ func suites() []suite {
 		{
 			listener: "audit",
 			sign:     true,
-			builds:   []build{goBuild, cBuild, rustBuild, asBuild},
+			builds:   []build{goBuild, cBuild, rustBuild, asBuild, watBuild},
 			configs: []namedConfig{
 				{"default", `{}`},
 				{"audience", `{"audience":"https://siem.example.com"}`},
