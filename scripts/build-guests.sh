@@ -146,7 +146,7 @@ fi
 
 # ---- listeners in other languages --------------------------------------
 # Each build below writes examples/<listener>/<lang>/<listener>.wasm.
-listeners=(audit claimfilter)
+listeners=(audit claimfilter meter)
 
 # pinned NAME INSTALLED WANTED: warns and returns 1 when a toolchain version
 # differs from the pinned one, so the caller marks its modules unpinned.
