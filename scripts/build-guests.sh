@@ -171,7 +171,12 @@ if clang_bin=$(command -v clang); then
 		mkdir -p "$out_root/examples/$l/c"
 		env PATH=/nonexistent "$clang_bin" --target=wasm32-wasi -mexec-model=reactor -O2 -Wall -Werror \
 			-Wl,--strip-all -I guests/c -o "$out_root/$wasm" "$src" guests/c/tokenwire.c
-		if $clang_ok; then built+=("$wasm"); else unpinned+=("$wasm"); fi
+		# The same source without a C library, into c-freestanding/.
+		free="examples/$l/c-freestanding/$l.wasm"
+		mkdir -p "$out_root/examples/$l/c-freestanding"
+		env PATH=/nonexistent "$clang_bin" --target=wasm32 -nostdlib -DTW_FREESTANDING -O2 -Wall -Werror \
+			-Wl,--no-entry -Wl,--strip-all -I guests/c -o "$out_root/$free" "$src" guests/c/tokenwire.c
+		if $clang_ok; then built+=("$wasm" "$free"); else unpinned+=("$wasm" "$free"); fi
 	done
 else
 	echo "build-guests: clang not found; skipped the C listeners (apt-get install clang lld wasi-libc libclang-rt-dev-wasm32)" >&2

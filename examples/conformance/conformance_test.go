@@ -51,11 +51,13 @@ type build struct {
 }
 
 var (
-	goBuild   = build{"go", ""}
-	cBuild    = build{"c", "c"}
-	rustBuild = build{"rust", "rust"}
-	asBuild   = build{"assemblyscript", "as"}
-	watBuild  = build{"wat", "wat"}
+	goBuild = build{"go", ""}
+	cBuild  = build{"c", "c"}
+	// cFreeBuild is the C source built without a C library.
+	cFreeBuild = build{"c-freestanding", "c-freestanding"}
+	rustBuild  = build{"rust", "rust"}
+	asBuild    = build{"assemblyscript", "as"}
+	watBuild   = build{"wat", "wat"}
 )
 
 // moduleRoot, when set, is a directory laid out like the repository that
@@ -95,7 +97,7 @@ func suites() []suite {
 	return []suite{
 		{
 			listener: "claimfilter",
-			builds:   []build{goBuild, cBuild, rustBuild, asBuild},
+			builds:   []build{goBuild, cBuild, cFreeBuild, rustBuild, asBuild},
 			configs: []namedConfig{
 				{"basic", `{"claims":["sub","iat"]}`},
 				{"wide", `{"claims":["sub","account_number","overdraft_limit","ratio","tiny","huge","exact","zero","名前","ab","emoji","lone","html","ls","ctl","quote","amr","address","nested","big_array","null","t","f","obj","arr","str","email_verified","middle_name","missing"],` +
@@ -127,7 +129,7 @@ func suites() []suite {
 		{
 			listener: "audit",
 			sign:     true,
-			builds:   []build{goBuild, cBuild, rustBuild, asBuild, watBuild},
+			builds:   []build{goBuild, cBuild, cFreeBuild, rustBuild, asBuild, watBuild},
 			configs: []namedConfig{
 				{"default", `{}`},
 				{"audience", `{"audience":"https://siem.example.com"}`},
