@@ -393,7 +393,7 @@ func corpus(t *testing.T) []*abi.Event {
 	return append(events, readEvents(t, filepath.Join("testdata", "edge.ndjson"))...)
 }
 
-func readEvents(t *testing.T, path string) []*abi.Event {
+func readEvents(t testing.TB, path string) []*abi.Event {
 	t.Helper()
 	data, err := os.ReadFile(path)
 	if err != nil {
