@@ -22,7 +22,7 @@
 # The toolchain versions the committed modules were built with are pinned
 # below (go_release, clang_release, rustc_release, asc_release,
 # wabt_release). A module built by another version of its toolchain is not
-# compared byte for byte: the script says so, and the conformance tests
+# compared byte for byte: the script prints a warning, and the conformance tests
 # over --out decide whether it behaves the same.
 #
 # Builds are byte-reproducible for a given Go version and wabt version. Go

@@ -1,7 +1,7 @@
 // Package conformance_test checks that every language's build of each
 // example listener behaves the same: for a corpus of events and a set of
 // configs, each build must emit exactly the output recorded in
-// testdata/<listener>.golden.json, and must refuse the same bad configs.
+// testdata/<listener>.golden.json, and must reject the same bad configs.
 //
 // The golden files come from the Go builds. After a deliberate change of
 // behaviour, rebuild the modules (scripts/build-guests.sh) and rewrite them:
@@ -153,7 +153,7 @@ func suites() []suite {
 }
 
 // watConfigs lists the configs the hand-written WAT audit listener
-// supports: it reads no config, and fails to start with any other than {}.
+// supports: it reads no config, and fails to start with any config but {}.
 var watConfigs = map[string]bool{"default": true}
 
 // golden is the content of a golden file: for each config name, the
@@ -187,7 +187,7 @@ func TestConformance(t *testing.T) {
 						t.Run(c.name, func(t *testing.T) {
 							if b == watBuild && !watConfigs[c.name] {
 								if err := startErr(t, s, b, c); err == nil {
-									t.Errorf("the WAT build started with config %s; it must refuse every config but {}", c.json)
+									t.Errorf("the WAT build started with config %s; it must reject every config but {}", c.json)
 								}
 								return
 							}

@@ -541,7 +541,12 @@ void tw_set_error(tw_str msg) {
 		while (cut > 0 && (msg.ptr[cut - 1] & 0xC0) == 0x80) cut--;
 		if (cut > 0 && (unsigned char)msg.ptr[cut - 1] >= 0xC0) {
 			unsigned char lead = (unsigned char)msg.ptr[cut - 1];
-			size_t need = lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : 2;
+			size_t need = 2;
+			if (lead >= 0xF0) {
+				need = 4;
+			} else if (lead >= 0xE0) {
+				need = 3;
+			}
 			if (msg.len - (cut - 1) < need) msg.len = cut - 1;
 		}
 	}

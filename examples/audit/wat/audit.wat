@@ -6,7 +6,7 @@
 ;; no subject) and the token-issued event, signed by the host and emitted
 ;; to the sink "stdout". It reads no config: tw_init fails unless the
 ;; config is {}, so a config meant for the other builds (a sink or an
-;; audience) is refused instead of ignored.
+;; audience) is rejected instead of ignored.
 ;;
 ;; It does not parse JSON in general. It relies on the member order the
 ;; host guarantees (abi/SPEC.md, "The event": id, type, time, issuer,
@@ -18,6 +18,9 @@
 ;;
 ;; Memory: constants below 1024; the event at 64 KiB; the claims after the
 ;; event; the signed SET after the claims. Memory grows as events need.
+;; NOTE: the code refers to each constant by its offset and length, written
+;; out as numbers (see the comment above each data segment), so a changed
+;; text must keep its length or every later offset must change with it.
 (module
   (import "tokenwire" "event_read" (func $event_read (param i32 i32) (result i32)))
   (import "tokenwire" "config_read" (func $config_read (param i32 i32) (result i32)))
@@ -75,7 +78,7 @@
   ;; e_type at 602, 36 bytes
   (data (i32.const 602) "audit: event has an unsupported type")
   ;; e_sign at 638, 62 bytes
-  (data (i32.const 638) "audit: sign SET: the host refused the claims or could not sign")
+  (data (i32.const 638) "audit: sign SET: the host rejected claims or could not sign it")
   ;; e_emit at 700, 39 bytes
   (data (i32.const 700) "audit: emit SET to sink \22stdout\22 failed")
   ;; e_read at 739, 49 bytes

@@ -168,8 +168,8 @@ export function config(): Raw { return configRaw; }
 
 let signed: Raw = Raw.of("");
 
-/** sign asks the host to sign a Security Event Token with the claims JSON
- * object. It returns 0 and makes the compact JWS available from
+/** sign passes the claims JSON object to the host, which signs it as a
+ * Security Event Token. It returns 0 and makes the compact JWS available from
  * signedToken(), or returns a negative status. */
 export function sign(claims: Raw): i32 {
   const n = host_sign(claims.bytes.dataStart + <usize>claims.start, claims.length);
@@ -208,7 +208,9 @@ export function setError(msg: string): void {
     while (cut > 0 && (b[cut - 1] & 0xC0) == 0x80) cut--;
     if (cut > 0 && b[cut - 1] >= 0xC0) {
       const lead = b[cut - 1];
-      const need = lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : 2;
+      let need = 2;
+      if (lead >= 0xF0) need = 4;
+      else if (lead >= 0xE0) need = 3;
       if (len - (cut - 1) < need) len = cut - 1;
     }
   }

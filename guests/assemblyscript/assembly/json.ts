@@ -124,7 +124,7 @@ function skipValue(b: Uint8Array, i: i32, end: i32): i32 {
 }
 
 /** Iter walks the members of an object or the elements of an array. After
- * next() returns true, key holds the raw member name without quotes (empty
+ * next() returns true, key is the raw member name without quotes (empty
  * for an array) and value the raw value. err is set on malformed JSON. */
 export class Iter {
   key: Raw;

@@ -102,8 +102,8 @@ impl core::fmt::Display for SyntaxError {
 }
 
 /// Iterates over the members of an object or the elements of an array
-/// without copying. For an object each item is the raw member name (without
-/// quotes; decode it with [`unescape`]) and the raw value; for an array the
+/// without copying. For an object, each item is the raw member name without
+/// quotes (decode it with [`unescape`]) and the raw value. For an array, the
 /// name is empty.
 pub struct Iter<'a> {
     text: &'a str,

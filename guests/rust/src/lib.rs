@@ -113,7 +113,7 @@ pub const ACCESS_TOKEN_ISSUED: &str = "access_token.issued";
 /// One token-issue event.
 ///
 /// `claims` and `context` are raw JSON objects, byte for byte as the host
-/// sent them, so numbers of any size stay exact; read them with the
+/// sent them, so numbers of any size stay exact. Read them with the
 /// [`json`] module or [`Event::claim`].
 #[derive(Debug, Default)]
 pub struct Event<'a> {
