@@ -73,6 +73,9 @@ export function statusName(status: i32): string {
 /** Log levels. */
 export enum Level { Debug = 0, Info = 1, Warn = 2, Error = 3 }
 
+const EMPTY = Raw.of("");
+const EMPTY_OBJECT = Raw.of("{}");
+
 export const ID_TOKEN_ISSUED = "id_token.issued";
 export const ACCESS_TOKEN_ISSUED = "access_token.issued";
 
@@ -90,14 +93,14 @@ export class Event {
   clientId: string = "";
   /** The token's subject; null when the token has none. */
   subject: string | null = null;
-  claims: Raw = Raw.of("{}");
+  claims: Raw = EMPTY_OBJECT;
   /** Metadata from the issuer; null when the event has none. */
   context: Raw | null = null;
-  /** The raw bytes of the string members, undecoded, for output that must
-   * not go through UTF-16. */
-  idBytes: Raw = Raw.of("");
-  issuerBytes: Raw = Raw.of("");
-  clientIdBytes: Raw = Raw.of("");
+  /** The decoded string members as UTF-8 bytes, for output that must not
+   * go through UTF-16. */
+  idBytes: Raw = EMPTY;
+  issuerBytes: Raw = EMPTY;
+  clientIdBytes: Raw = EMPTY;
   subjectBytes: Raw | null = null;
 
   isIdToken(): bool { return this.type == ID_TOKEN_ISSUED; }
@@ -246,11 +249,27 @@ function decodeString(v: Raw): Raw | null {
   return v.decode();
 }
 
+/** isKey reports whether the raw member name key is the ASCII name, without
+ * allocating a string. */
+function isKey(key: Raw, name: string): bool {
+  const n = name.length;
+  if (key.length != n) return false;
+  for (let i = 0; i < n; i++) {
+    if (<i32>key.at(i) != name.charCodeAt(i)) return false;
+  }
+  return true;
+}
+
+const EVENT_MEMBERS = ["id", "type", "time", "issuer", "client_id", "subject", "claims", "context"];
+
 function decodeEvent(text: Raw): string | null {
   const e = new Event();
   const it = new Iter(text);
   while (it.next()) {
-    const key = it.key.toString();
+    let key = "";
+    for (let i = 0; i < EVENT_MEMBERS.length; i++) {
+      if (isKey(it.key, EVENT_MEMBERS[i])) key = EVENT_MEMBERS[i];
+    }
     const v = it.value;
     if (key == "id" || key == "type" || key == "issuer" || key == "client_id" || key == "subject") {
       const s = decodeString(v);

@@ -216,9 +216,17 @@ export class Buffer {
     return this;
   }
 
-  /** text appends s, which must be ASCII or is encoded as UTF-8. */
+  /** text appends s encoded as UTF-8. ASCII text is copied without
+   * allocating, because listeners append many short constants per event. */
   text(s: string): Buffer {
-    return this.append(Raw.of(s));
+    const n = s.length;
+    for (let i = 0; i < n; i++) {
+      if (s.charCodeAt(i) >= 0x80) return this.append(Raw.of(s));
+    }
+    this.reserve(n);
+    for (let i = 0; i < n; i++) unchecked(this.bytes[this.length + i] = <u8>s.charCodeAt(i));
+    this.length += n;
+    return this;
   }
 
   /** int appends v in decimal. */
