@@ -108,6 +108,8 @@ func suites() []suite {
 				{"nulls", `{"claims":["iss","aud"],"properties":null,"events":null,"sink":null}`},
 				{"escaped names", `{"claims":["a\"b","tab\there","<x>","\u00e9","line\u2028sep","名前"],"properties":{"q\"uote":"\\","\u0001":1}}`},
 				{"folded member names", `{"CLAIMS":["sub"],"Sink":"stdout","PROPERTIES":{"x":1}}`},
+				// Every event fails with NOT_FOUND from emit.
+				{"unknown sink", `{"claims":["sub"],"sink":"nowhere"}`},
 			},
 			badConfigs: []namedConfig{
 				{"empty", `{}`},
@@ -136,6 +138,8 @@ func suites() []suite {
 				{"audiences", `{"audience":["a","https://b.example/<&>"],"sink":"stdout"}`},
 				{"nulls", `{"audience":null,"sink":null}`},
 				{"folded member names", `{"AUDIENCE":"x","SINK":"stdout"}`},
+				// Every event fails with NOT_FOUND from emit, after signing.
+				{"unknown sink", `{"sink":"nowhere"}`},
 			},
 			badConfigs: []namedConfig{
 				{"empty sink", `{"sink":""}`},

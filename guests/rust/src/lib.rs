@@ -208,18 +208,18 @@ macro_rules! export_listener {
         pub extern "C" fn tw_init(config_len: i32) -> i32 {
             // The host calls one export at a time, so the state has no
             // concurrent users.
-            unsafe { $crate::dispatch_init(config_len, &mut TOKENWIRE_LISTENER) }
+            unsafe { $crate::dispatch_init(config_len, &mut *core::ptr::addr_of_mut!(TOKENWIRE_LISTENER)) }
         }
 
         #[no_mangle]
         pub extern "C" fn tw_on_event(event_len: i32) -> i32 {
-            unsafe { $crate::dispatch_event(event_len, &mut TOKENWIRE_LISTENER) }
+            unsafe { $crate::dispatch_event(event_len, &mut *core::ptr::addr_of_mut!(TOKENWIRE_LISTENER)) }
         }
 
         #[no_mangle]
         pub extern "C" fn tw_shutdown() {
             unsafe {
-                if let Some(l) = TOKENWIRE_LISTENER.as_mut() {
+                if let Some(l) = (*core::ptr::addr_of_mut!(TOKENWIRE_LISTENER)).as_mut() {
                     <$t as $crate::Listener>::shutdown(l);
                 }
             }
@@ -295,12 +295,11 @@ static mut RESULT_BUF: Vec<u8> = Vec::new();
 /// the listener has none.
 pub fn config() -> &'static str {
     // Written only by tw_init, before any reader runs.
-    unsafe {
-        if CONFIG.is_empty() {
-            "{}"
-        } else {
-            CONFIG.as_str()
-        }
+    let config: &'static String = unsafe { &*core::ptr::addr_of!(CONFIG) };
+    if config.is_empty() {
+        "{}"
+    } else {
+        config.as_str()
     }
 }
 
@@ -316,10 +315,9 @@ pub fn sign(claims: &str) -> core::result::Result<String, Status> {
     let read = host::result_read;
     #[cfg(not(target_arch = "wasm32"))]
     let read = native_read;
-    unsafe {
-        read_host(read, &mut RESULT_BUF, n)?;
-        Ok(String::from_utf8_lossy(&RESULT_BUF).into_owned())
-    }
+    let buf = unsafe { &mut *core::ptr::addr_of_mut!(RESULT_BUF) };
+    read_host(read, buf, n)?;
+    Ok(String::from_utf8_lossy(buf).into_owned())
 }
 
 /// Hands `data` to the sink named `sink`.
@@ -410,7 +408,7 @@ pub fn dispatch_event<L: Listener>(event_len: i32, state: &mut Option<L>) -> i32
     let read = host::event_read;
     #[cfg(not(target_arch = "wasm32"))]
     let read = native_event_read;
-    let buf = unsafe { &mut EVENT_BUF };
+    let buf = unsafe { &mut *core::ptr::addr_of_mut!(EVENT_BUF) };
     if let Err(status) = read_host(read, buf, event_len) {
         set_error(&format!("listener: read event: {status}"));
         return 1;
