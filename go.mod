@@ -3,6 +3,7 @@ module github.com/tokenwire/tokenwire
 go 1.25.0
 
 require (
+	github.com/fsnotify/fsnotify v1.10.1
 	github.com/lestrrat-go/jwx/v3 v3.4.0
 	github.com/tetratelabs/wazero v1.12.0
 	gopkg.in/yaml.v3 v3.0.1

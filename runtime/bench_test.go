@@ -461,7 +461,7 @@ func BenchmarkNewInstance(b *testing.B) {
 	for _, c := range cases {
 		b.Run(c.name, func(b *testing.B) {
 			rt := newBenchRuntime(b, testSigner(b), []config.Listener{c.listener})
-			l := rt.listeners[0]
+			l := rt.listener(0)
 			b.ReportAllocs()
 			for b.Loop() {
 				inst, err := l.newInstance(ctx)

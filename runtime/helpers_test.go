@@ -77,6 +77,16 @@ func (b *logBuffer) String() string {
 // testSigner returns an ES256 signer, which is fast to create.
 func testSigner(t testing.TB) *signer.Signer {
 	t.Helper()
+	s, err := signer.Parse(testKeyPEM(t), signer.Options{Issuer: testIssuer})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// testKeyPEM returns a new P-256 private key in PKCS #8 PEM.
+func testKeyPEM(t testing.TB) []byte {
+	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		t.Fatal(err)
@@ -85,12 +95,7 @@ func testSigner(t testing.TB) *signer.Signer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pemBytes := pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})
-	s, err := signer.Parse(pemBytes, signer.Options{Issuer: testIssuer})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
+	return pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})
 }
 
 // testEnv is a runtime with captured sinks and logs.
@@ -208,3 +213,6 @@ func eventIDs(n int) []string {
 func testLogger(w io.Writer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
 }
+
+// listener returns the i-th listener of the running generation.
+func (r *Runtime) listener(i int) *listener { return r.gen.Load().entries[i].l }

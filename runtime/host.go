@@ -186,7 +186,8 @@ func hostSign(inst *instance, mem api.Memory, args []uint64) int32 {
 		return int32(abi.StatusInvalidMemory)
 	}
 	l := inst.l
-	if !l.cfg.Sign || l.signer == nil {
+	setSigner := l.env.Load().signer
+	if !l.cfg.Sign || setSigner == nil {
 		if inst.takeLogLine() {
 			l.logger.Warn("sign rejected", "reason", "listener not granted sign: set sign: true for it")
 		}
@@ -199,7 +200,7 @@ func hostSign(inst *instance, mem api.Memory, args []uint64) int32 {
 	if len(claims) > int(l.cfg.Budgets.ClaimsBytes) {
 		return int32(abi.StatusTooLarge)
 	}
-	token, err := l.signer.Sign(claims)
+	token, err := setSigner.Sign(claims)
 	if err != nil {
 		if errors.Is(err, signer.ErrInvalidClaims) {
 			if inst.takeLogLine() {
@@ -238,7 +239,7 @@ func hostEmit(inst *instance, mem api.Memory, args []uint64) int32 {
 	}
 	l := inst.l
 
-	target, known := l.sinks[string(name)]
+	target, known := l.env.Load().sinks[string(name)]
 	if !known || target == nil {
 		if inst.takeLogLine() {
 			l.logger.Warn("emit rejected", "sink", string(name), "reason", sinkRejection(known))

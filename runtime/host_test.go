@@ -44,7 +44,7 @@ func newProbe(t *testing.T, edit func(*config.Listener)) *probe {
 		edit(&lc)
 	}
 	env := newEnv(t, lc)
-	l := env.rt.listeners[0]
+	l := env.rt.listener(0)
 	inst, err := l.acquire(context.Background())
 	if err != nil {
 		t.Fatal(err)
@@ -322,7 +322,7 @@ func TestHostEmitSinkFailures(t *testing.T) {
 			}
 			defer rt.Close(context.Background())
 			p := &probe{t: t, env: &testEnv{rt: rt, logs: logs}}
-			l := rt.listeners[0]
+			l := rt.listener(0)
 			p.inst, err = l.acquire(context.Background())
 			if err != nil {
 				t.Fatal(err)
@@ -382,7 +382,7 @@ func TestHostSignFailures(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer rt.Close(context.Background())
-			l := rt.listeners[0]
+			l := rt.listener(0)
 			p := &probe{t: t, env: &testEnv{rt: rt, logs: logs}}
 			p.inst, err = l.acquire(context.Background())
 			if err != nil {

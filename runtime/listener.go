@@ -12,7 +12,6 @@ import (
 	"github.com/tetratelabs/wazero"
 
 	"github.com/tokenwire/tokenwire/runtime/config"
-	"github.com/tokenwire/tokenwire/runtime/sink"
 )
 
 // Backoff of a failing listener: after backoffThreshold failures in a row
@@ -29,11 +28,12 @@ const (
 // listener is one configured module with its own wazero runtime, whose
 // memory limit is fixed at compile time, and its pool of instances.
 type listener struct {
-	cfg      config.Listener
-	info     *ModuleInfo
-	logger   *slog.Logger
-	signer   Signer
-	sinks    map[string]sink.Sink // every known sink; nil when not granted
+	cfg    config.Listener
+	info   *ModuleInfo
+	logger *slog.Logger
+	env    atomic.Pointer[listenerEnv]
+	// refs counts the generations that hold the listener.
+	refs     atomic.Int32
 	wasm     wazero.Runtime
 	compiled wazero.CompiledModule
 	// noBackoff disables the backoff, so every event reaches the module.

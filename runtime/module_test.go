@@ -219,7 +219,7 @@ func TestDispatchAfterClose(t *testing.T) {
 
 func TestBackoffSingleTrial(t *testing.T) {
 	env := newEnv(t, listenerFor("trap", "trap"))
-	l := env.rt.listeners[0]
+	l := env.rt.listener(0)
 	for i := range backoffThreshold {
 		_ = env.rt.Dispatch(context.Background(), testEvent(fmt.Sprint(i)))
 	}
@@ -296,7 +296,7 @@ func TestCloseDuringCall(t *testing.T) {
 	env := newEnv(t, lc)
 	done := make(chan error, 1)
 	go func() { done <- env.rt.Dispatch(context.Background(), testEvent("long")) }()
-	waitUntil(t, func() bool { return env.rt.listeners[0].stats.events.Load() == 1 })
+	waitUntil(t, func() bool { return env.rt.listener(0).stats.events.Load() == 1 })
 	time.Sleep(20 * time.Millisecond) // let the call enter the guest
 
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)

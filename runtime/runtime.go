@@ -15,6 +15,8 @@ package runtime
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -22,6 +24,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/tetratelabs/wazero"
@@ -31,7 +34,6 @@ import (
 	"github.com/tokenwire/tokenwire/runtime/config"
 	"github.com/tokenwire/tokenwire/runtime/intake"
 	"github.com/tokenwire/tokenwire/runtime/internal/wasmbin"
-	"github.com/tokenwire/tokenwire/runtime/signer"
 	"github.com/tokenwire/tokenwire/runtime/sink"
 )
 
@@ -100,20 +102,28 @@ func processCache() wazero.CompilationCache {
 	return defaultCache
 }
 
-// Runtime dispatches events to the listeners of one configuration.
+// Runtime dispatches events to the listeners of the current generation: the
+// listeners, sinks and signing key built from one configuration. Reload
+// builds a new generation aside and swaps it in atomically.
 type Runtime struct {
-	cfg       *config.Config
-	logger    *slog.Logger
-	signer    Signer
-	listeners []*listener
-	byType    map[string][]*listener
-	sinks     map[string]sink.Sink
-	ownSinks  []sink.Sink
-	noBackoff bool
+	opts   options
+	logger *slog.Logger
+	keys   keyRing
 
-	mu       sync.RWMutex
-	closed   bool
-	inFlight sync.WaitGroup
+	gen    atomic.Pointer[generation]
+	nextID uint64 // generation numbers; guarded by reloadMu
+
+	// reloadMu serialises Reload and Close.
+	reloadMu sync.Mutex
+	closed   atomic.Bool
+	// builds ends when Close starts, which cancels a reload's build.
+	builds     context.Context
+	stopBuilds context.CancelFunc
+	// draining counts retired generations that are still draining.
+	draining sync.WaitGroup
+
+	lastReload atomic.Pointer[ReloadStatus]
+	lastFailed atomic.Pointer[ReloadStatus]
 }
 
 // New loads every listener of cfg: it compiles each module, checks its
@@ -128,102 +138,52 @@ func New(ctx context.Context, cfg *config.Config, opts ...Option) (*Runtime, err
 	if o.cache == nil {
 		o.cache = processCache()
 	}
-	r := &Runtime{cfg: cfg, logger: o.logger, signer: o.signer, noBackoff: o.noBackoff, byType: map[string][]*listener{}, sinks: map[string]sink.Sink{}}
-
-	if err := r.openSinks(cfg, o); err != nil {
-		r.closeSinks(ctx)
+	r := &Runtime{opts: o, logger: o.logger}
+	r.builds, r.stopBuilds = context.WithCancel(context.Background())
+	g, _, err := r.build(ctx, cfg, nil)
+	if err != nil {
 		return nil, err
 	}
-	if r.signer == nil && cfg.Signing.KeyFile != "" {
-		s, err := signer.LoadFile(cfg.Signing.KeyFile, signer.Options{
-			Issuer:    cfg.Issuer,
-			KeyID:     cfg.Signing.KeyID,
-			Algorithm: cfg.Signing.Algorithm,
-			Profile:   signer.Profile(cfg.Signing.Profile),
-		})
-		if err != nil {
-			r.closeSinks(ctx)
-			return nil, fmt.Errorf("signing key: %w", err)
-		}
-		r.signer = s
-	}
-
-	for i := range cfg.Listeners {
-		l, err := r.loadListener(ctx, cfg.Listeners[i], o.cache)
-		if err != nil {
-			_ = r.Close(context.WithoutCancel(ctx))
-			return nil, fmt.Errorf("%s listener %q: %w", cfg.Location(cfg.Listeners[i].Line), cfg.Listeners[i].Name, err)
-		}
-		r.listeners = append(r.listeners, l)
-		for _, t := range l.cfg.Events {
-			r.byType[t] = append(r.byType[t], l)
-		}
-		r.logger.Info("listener loaded", "listener", l.cfg.Name, "module_sha256", l.info.SHA256, "events", strings.Join(l.cfg.Events, ","))
-	}
+	r.nextID = 1
+	g.id, g.loadedAt = 1, time.Now()
+	r.keys.rotate(nil, g.signer, 0)
+	r.gen.Store(g)
 	return r, nil
 }
 
-func (r *Runtime) openSinks(cfg *config.Config, o options) error {
-	for name, s := range o.sinks {
-		r.sinks[name] = s
-	}
-	for _, sc := range cfg.Sinks {
-		if _, ok := r.sinks[sc.Name]; ok {
-			continue
+// openSink opens the sink sc describes.
+func (r *Runtime) openSink(sc config.Sink) (sink.Sink, error) {
+	switch sc.Type {
+	case "stdout":
+		return sink.NewLines(r.opts.stdout), nil
+	case "file":
+		f, err := sink.OpenFile(sc.Path, sink.FsyncPolicy(sc.Fsync), sc.FsyncInterval.Std())
+		if err != nil {
+			return nil, fmt.Errorf("sink %q: %w", sc.Name, err)
 		}
-		var s sink.Sink
-		switch sc.Type {
-		case "stdout":
-			s = sink.NewLines(o.stdout)
-		case "file":
-			f, err := sink.OpenFile(sc.Path, sink.FsyncPolicy(sc.Fsync), sc.FsyncInterval.Std())
-			if err != nil {
-				return fmt.Errorf("sink %q: %w", sc.Name, err)
-			}
-			s = f
-		default:
-			return fmt.Errorf("sink %q: type %q is unknown: use stdout or file", sc.Name, sc.Type)
-		}
-		r.sinks[sc.Name] = s
-		r.ownSinks = append(r.ownSinks, s)
+		return f, nil
+	default:
+		return nil, fmt.Errorf("sink %q: type %q is unknown: use stdout or file", sc.Name, sc.Type)
 	}
-	return nil
 }
 
-func (r *Runtime) loadListener(ctx context.Context, lc config.Listener, cache wazero.CompilationCache) (*listener, error) {
-	code := lc.ModuleBytes
-	if code == nil {
-		var err error
-		code, err = readModule(lc.Module)
-		if err != nil {
-			return nil, err
-		}
-	}
-	if lc.Sign && r.signer == nil {
-		return nil, fmt.Errorf("granted sign but no signing key is configured: set signing.key_file")
-	}
-
+// loadListener compiles the module of lc, whose bytes are code, and starts
+// its first instance.
+func (r *Runtime) loadListener(ctx context.Context, lc config.Listener, code []byte, env *listenerEnv) (*listener, error) {
 	pages := uint32(lc.MemoryLimit / 65536)
 	wasm := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfig().
-		WithCompilationCache(cache).
+		WithCompilationCache(r.opts.cache).
 		WithMemoryLimitPages(pages).
 		WithCloseOnContextDone(true))
 	l := &listener{
 		cfg:       lc,
 		logger:    r.logger.With("listener", lc.Name),
-		signer:    r.signer,
-		noBackoff: r.noBackoff,
-		sinks:     make(map[string]sink.Sink, len(r.sinks)),
+		noBackoff: r.opts.noBackoff,
 		wasm:      wasm,
 		tokens:    make(chan struct{}, lc.PoolSize),
 		idle:      make(chan *instance, lc.PoolSize),
 	}
-	for name := range r.sinks {
-		l.sinks[name] = nil
-	}
-	for _, name := range lc.Sinks {
-		l.sinks[name] = r.sinks[name]
-	}
+	l.env.Store(env)
 	for range lc.PoolSize {
 		l.tokens <- struct{}{}
 	}
@@ -253,32 +213,23 @@ func (r *Runtime) loadListener(ctx context.Context, lc config.Listener, cache wa
 	return l, nil
 }
 
-// readModule reads a module file of at most wasmbin.DefaultLimits.ModuleBytes.
-func readModule(path string) ([]byte, error) {
-	f, err := os.Open(path)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, fmt.Errorf("module %s not found: check the listener's module path: %w", path, err)
+// moduleCode returns the bytes of lc's module and checks them against its
+// module_sha256 pin.
+func moduleCode(lc config.Listener) ([]byte, string, error) {
+	code := lc.ModuleBytes
+	if code == nil {
+		var err error
+		code, err = readModule(lc.Module)
+		if err != nil {
+			return nil, "", err
+		}
 	}
-	if err != nil {
-		return nil, fmt.Errorf("read module: %w", err)
+	sum := sha256.Sum256(code)
+	digest := hex.EncodeToString(sum[:])
+	if lc.ModuleSHA256 != "" && lc.ModuleSHA256 != digest {
+		return nil, "", fmt.Errorf("%w: module %s has SHA-256 %s but module_sha256 pins %s: deploy the pinned build or update the pin", ErrModule, moduleName(lc), digest, lc.ModuleSHA256)
 	}
-	defer f.Close()
-	limit := wasmbin.DefaultLimits.ModuleBytes
-	code, err := io.ReadAll(io.LimitReader(f, int64(limit)+1))
-	if err != nil {
-		return nil, fmt.Errorf("read module %s: %w", path, err)
-	}
-	if len(code) > limit {
-		return nil, fmt.Errorf("%w: module %s is larger than %d bytes", ErrModule, path, limit)
-	}
-	return code, nil
-}
-
-func moduleName(lc config.Listener) string {
-	if lc.Module != "" {
-		return lc.Module
-	}
-	return "(in memory)"
+	return code, digest, nil
 }
 
 // Dispatch delivers ev to every listener subscribed to its type, each in its
@@ -291,17 +242,18 @@ func (r *Runtime) Dispatch(ctx context.Context, ev *abi.Event) error {
 
 // DispatchEncoded is Dispatch for an event already encoded with
 // intake.Encode, so callers that fan one event out avoid encoding twice.
+//
+// The event goes to the listeners of exactly one generation: the current
+// one when the call starts. A reload that swaps generations meanwhile lets
+// the call finish on the old one before that one closes.
 func (r *Runtime) DispatchEncoded(ctx context.Context, id, eventType string, encoded []byte) error {
-	r.mu.RLock()
-	if r.closed {
-		r.mu.RUnlock()
+	g := r.enter()
+	if g == nil {
 		return ErrClosed
 	}
-	r.inFlight.Add(1)
-	r.mu.RUnlock()
-	defer r.inFlight.Done()
+	defer g.exit()
 
-	listeners := r.byType[eventType]
+	listeners := g.byType[eventType]
 	if len(listeners) == 1 {
 		// One listener, the common case, needs no goroutine.
 		if err := listeners[0].dispatch(ctx, id, encoded); err != nil {
@@ -310,6 +262,22 @@ func (r *Runtime) DispatchEncoded(ctx context.Context, id, eventType string, enc
 		return nil
 	}
 	return dispatchAll(ctx, listeners, id, encoded)
+}
+
+// enter returns the current generation with the caller counted in, or nil
+// after Close.
+func (r *Runtime) enter() *generation {
+	for {
+		g := r.gen.Load()
+		if g.enter() {
+			return g
+		}
+		if r.closed.Load() {
+			return nil
+		}
+		// g was retired after the load; the swap stored its successor
+		// before retiring it, so the next load finds that.
+	}
 }
 
 // dispatchAll runs the listeners side by side, so a slow one delays this
@@ -367,109 +335,65 @@ func (e *DispatchError) Unwrap() []error {
 	return errs
 }
 
-// JWKS returns the JSON JWK set of the public signing keys, or an empty set
-// when no key is configured.
+// JWKS returns the JSON JWK set of the public signing keys: the current
+// key and, for signing.previous_key_overlap after a reload replaced it, the
+// previous ones. It is an empty set when no key is configured.
 func (r *Runtime) JWKS() []byte {
-	if r.signer == nil {
-		return []byte(`{"keys":[]}`)
-	}
-	return r.signer.PublicJWKS()
-}
-
-// ListenerStatus describes one listener and its counters.
-type ListenerStatus struct {
-	Name          string
-	Module        string
-	ModuleInfo    ModuleInfo
-	Events        []string
-	Sign          bool
-	Sinks         []string
-	Deadline      time.Duration
-	StartDeadline time.Duration
-	MemoryLimit   int64
-	PoolSize      int
-	Budgets       config.Budgets
-
-	Handled   int64 // events delivered, including failed and skipped ones
-	Failures  int64
-	Timeouts  int64
-	Skipped   int64 // events not delivered because of backoff
-	Instances int64
-	LastError string
-}
-
-// Listeners returns the status of every listener in config order.
-func (r *Runtime) Listeners() []ListenerStatus {
-	out := make([]ListenerStatus, 0, len(r.listeners))
-	for _, l := range r.listeners {
-		s := ListenerStatus{
-			Name:          l.cfg.Name,
-			Module:        moduleName(l.cfg),
-			ModuleInfo:    *l.info,
-			Events:        l.cfg.Events,
-			Sign:          l.cfg.Sign,
-			Sinks:         l.cfg.Sinks,
-			Deadline:      l.cfg.Deadline.Std(),
-			StartDeadline: l.cfg.StartDeadline.Std(),
-			MemoryLimit:   int64(l.cfg.MemoryLimit),
-			PoolSize:      l.cfg.PoolSize,
-			Budgets:       l.cfg.Budgets,
-			Handled:       l.stats.events.Load(),
-			Failures:      l.stats.failures.Load(),
-			Timeouts:      l.stats.timeouts.Load(),
-			Skipped:       l.stats.skipped.Load(),
-			Instances:     l.stats.instances.Load(),
-		}
-		if msg := l.stats.lastError.Load(); msg != nil {
-			s.LastError = *msg
-		}
-		out = append(out, s)
-	}
-	return out
+	return r.keys.jwks(time.Now())
 }
 
 // Close stops accepting events, waits for in-flight dispatches until ctx
 // ends, runs tw_shutdown on every instance, and closes the modules and the
 // sinks the runtime opened.
 func (r *Runtime) Close(ctx context.Context) error {
-	r.mu.Lock()
-	if r.closed {
-		r.mu.Unlock()
+	if r.closed.Swap(true) {
 		return nil
 	}
-	r.closed = true
-	r.mu.Unlock()
+	// A reload in progress stops starting listeners and fails, so Close
+	// does not wait out their start deadlines.
+	r.stopBuilds()
+	r.reloadMu.Lock()
+	defer r.reloadMu.Unlock()
+	g := r.gen.Load()
+	err := g.retire(ctx, r.logger)
 
 	done := make(chan struct{})
 	go func() {
-		r.inFlight.Wait()
+		r.draining.Wait()
 		close(done)
 	}()
 	select {
 	case <-done:
 	case <-ctx.Done():
-		r.logger.Warn("close timed out waiting for in-flight events")
+		r.logger.Warn("close timed out waiting for replaced listeners to drain")
 	}
-
-	var errs []error
-	for _, l := range r.listeners {
-		if err := l.close(ctx); err != nil {
-			errs = append(errs, fmt.Errorf("listener %q: %w", l.cfg.Name, err))
-		}
-	}
-	if err := r.closeSinks(ctx); err != nil {
-		errs = append(errs, err)
-	}
-	return errors.Join(errs...)
+	return err
 }
 
-func (r *Runtime) closeSinks(ctx context.Context) error {
-	var errs []error
-	for _, s := range r.ownSinks {
-		if err := s.Close(ctx); err != nil {
-			errs = append(errs, err)
-		}
+// readModule reads a module file of at most wasmbin.DefaultLimits.ModuleBytes.
+func readModule(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("module %s not found: check the listener's module path: %w", path, err)
 	}
-	r.ownSinks = nil
-	return errors.Join(errs...)
+	if err != nil {
+		return nil, fmt.Errorf("read module: %w", err)
+	}
+	defer f.Close()
+	limit := wasmbin.DefaultLimits.ModuleBytes
+	code, err := io.ReadAll(io.LimitReader(f, int64(limit)+1))
+	if err != nil {
+		return nil, fmt.Errorf("read module %s: %w", path, err)
+	}
+	if len(code) > limit {
+		return nil, fmt.Errorf("%w: module %s is larger than %d bytes", ErrModule, path, limit)
+	}
+	return code, nil
+}
+
+func moduleName(lc config.Listener) string {
+	if lc.Module != "" {
+		return lc.Module
+	}
+	return "(in memory)"
 }

@@ -9,14 +9,16 @@ import (
 
 	twruntime "github.com/tokenwire/tokenwire/runtime"
 	"github.com/tokenwire/tokenwire/runtime/config"
+	"github.com/tokenwire/tokenwire/runtime/signer"
 	"github.com/tokenwire/tokenwire/runtime/sink"
 )
 
 // cmdCheck validates a config and its modules and prints what each
 // listener exports, imports and is limited to. Sinks are not opened.
 func cmdCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("check", "[--config FILE]", stderr)
+	fs := newFlagSet("check", "[--config FILE] [--against URL [--token-file FILE]]", stderr)
 	configPath := fs.String("config", "tokenwire.yaml", "config `file` (YAML) to check")
+	daemon := addDaemonFlags(fs, "against")
 	logLevel := fs.String("log-level", "warn", "log `level`: debug, info, warn or error")
 	if err := fs.Parse(args); err != nil {
 		return parseStatus(err)
@@ -91,6 +93,57 @@ func cmdCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintf(stdout, "  budgets      signs %d, emits %d, log_lines %d, log_bytes %s, claims_bytes %s, emit_bytes %s\n",
 			b.Signs, b.Emits, b.LogLines, b.LogBytes, b.ClaimsBytes, b.EmitBytes)
 	}
+	if *daemon.addr != "" {
+		return printPlan(ctx, daemon, cfg, s, stdout, stderr)
+	}
+	return exitOK
+}
+
+// printPlan prints what reloading the daemon with cfg would change:
+// each listener's fate and whether the signing key changes. sign is the
+// candidate's signer, nil without a key file.
+func printPlan(ctx context.Context, daemon daemonFlags, cfg *config.Config, sign *signer.Signer, stdout, stderr io.Writer) int {
+	client, err := daemon.client(cfg)
+	if err != nil {
+		fmt.Fprintf(stderr, "tokenwire check: %v\n", err)
+		return exitUsage
+	}
+	st, err := client.status(ctx)
+	if err != nil {
+		fmt.Fprintf(stderr, "tokenwire check: %v\n", err)
+		return exitFailure
+	}
+	plan, err := twruntime.PlanReload(st.Listeners, cfg)
+	if err != nil {
+		fmt.Fprintf(stderr, "tokenwire check: %v\n", err)
+		return exitUsage
+	}
+	var jwks struct {
+		Keys []struct {
+			KeyID string `json:"kid"`
+		} `json:"keys"`
+	}
+	if err := client.get(ctx, "/.well-known/jwks.json", &jwks); err != nil {
+		fmt.Fprintf(stderr, "tokenwire check: %v\n", err)
+		return exitFailure
+	}
+	running := "(none)"
+	if len(jwks.Keys) > 0 {
+		running = jwks.Keys[0].KeyID
+	}
+	candidate := "(none)"
+	if sign != nil {
+		candidate = sign.KeyID()
+	}
+	if running == candidate {
+		plan = append(plan, fmt.Sprintf("signing key kept: kid %s", running))
+	} else {
+		plan = append(plan, fmt.Sprintf("signing key replaced: kid %s, then %s", running, candidate))
+	}
+	fmt.Fprintf(stdout, "\na reload of the daemon at %s (generation %d) would:\n", client.base, st.Generation)
+	for _, line := range plan {
+		fmt.Fprintf(stdout, "  %s\n", line)
+	}
 	return exitOK
 }
 
@@ -111,7 +164,12 @@ func checkIntake(cfg *config.Config) error {
 		return err
 	}
 	if cfg.Intake.AuthTokenFile != "" {
-		if _, err := readAuthToken(cfg.Intake.AuthTokenFile); err != nil {
+		if _, err := readToken("intake.auth_token_file", cfg.Intake.AuthTokenFile); err != nil {
+			return err
+		}
+	}
+	if cfg.Admin.TokenFile != "" {
+		if _, err := readToken("admin.token_file", cfg.Admin.TokenFile); err != nil {
 			return err
 		}
 	}

@@ -27,7 +27,9 @@ Usage:
   tokenwire run     [--config FILE] [--listen ADDR]   run the daemon
   tokenwire replay  [--config FILE] [--module FILE.wasm ...] [--key FILE]
                     [--issuer URL] [EVENTS.ndjson | -]  dispatch a file of events
-  tokenwire check   [--config FILE]                   validate config and modules
+  tokenwire check   [--config FILE] [--against URL]   validate config and modules, and
+                                                      say what a reload would change
+  tokenwire status  [--config FILE] [--addr URL]      show a running daemon's listeners
   tokenwire version                                   print the version
 
 Run "tokenwire COMMAND --help" for the flags of a command.
@@ -47,6 +49,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return cmdReplay(ctx, rest, stdin, stdout, stderr)
 	case "check":
 		return cmdCheck(ctx, rest, stdout, stderr)
+	case "status":
+		return cmdStatus(ctx, rest, stdout, stderr)
 	case "version", "--version":
 		if len(rest) > 0 {
 			fmt.Fprintf(stderr, "tokenwire version: unexpected argument %q\n", rest[0])

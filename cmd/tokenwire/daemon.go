@@ -10,9 +10,15 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
 	"time"
 
+	"github.com/tetratelabs/wazero"
+
 	"github.com/tokenwire/tokenwire/internal/server"
+	twruntime "github.com/tokenwire/tokenwire/runtime"
 	"github.com/tokenwire/tokenwire/runtime/config"
 )
 
@@ -39,9 +45,24 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 
-	var cfg *config.Config
+	// A SIGHUP from now on asks for a reload. Without this, one that
+	// arrives while the listeners load would end the process.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+
+	var (
+		cfg          *config.Config
+		configDigest string
+	)
 	if *configPath != "" {
-		cfg, err = config.Load(*configPath)
+		data, err := os.ReadFile(*configPath)
+		if err == nil {
+			configDigest = digestOf(data, nil)
+			cfg, err = config.Parse(data, *configPath)
+		} else {
+			err = fmt.Errorf("read config: %w", err)
+		}
 		if err != nil {
 			fmt.Fprintf(stderr, "tokenwire run: %v\n", err)
 			return exitUsage
@@ -79,7 +100,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	var serverOpts []server.Option
 	if cfg.Intake.AuthTokenFile != "" {
 		// Read before the listeners load, which can take seconds.
-		token, err := readAuthToken(cfg.Intake.AuthTokenFile)
+		token, err := readToken("intake.auth_token_file", cfg.Intake.AuthTokenFile)
 		if err != nil {
 			fmt.Fprintf(stderr, "tokenwire run: %v\n", err)
 			return exitUsage
@@ -88,7 +109,20 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	} else if !isLoopback(ln.Addr()) {
 		logger.Warn("POST /v1/events accepts events without authentication on a non-loopback address: set intake.auth_token_file", "address", ln.Addr().String())
 	}
-	rt, intakeOpts, err := startRuntime(ctx, cfg, policy, logger, stdout)
+	var adminToken []byte
+	if cfg.Admin.TokenFile != "" {
+		adminToken, err = readToken("admin.token_file", cfg.Admin.TokenFile)
+		if err != nil {
+			fmt.Fprintf(stderr, "tokenwire run: %v\n", err)
+			return exitUsage
+		}
+	}
+	var runtimeOpts []twruntime.Option
+	if cache := openCache(cfg.CacheDir, logger); cache != nil {
+		defer closeWith(context.Background(), logger, "compilation cache", cache)
+		runtimeOpts = append(runtimeOpts, twruntime.WithCompilationCache(cache))
+	}
+	rt, intakeOpts, err := startRuntime(ctx, cfg, policy, logger, stdout, runtimeOpts...)
 	if err != nil && ctx.Err() != nil {
 		// SIGINT or SIGTERM arrived while the listeners loaded.
 		logger.Info("stopped before startup completed")
@@ -99,7 +133,22 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 
+	var rl *reloader
+	if *configPath != "" {
+		rl = newReloader(*configPath, configDigest, rt, cfg, logger)
+		if adminToken != nil {
+			serverOpts = append(serverOpts, server.WithAdmin(adminToken, rl.reload))
+		}
+	}
 	srv := server.New(rt, cfg.Intake, intakeOpts, logger, serverOpts...)
+	reloadCtx, stopReloads := context.WithCancel(ctx)
+	defer stopReloads()
+	if rl != nil {
+		rl.setIntake = srv.SetIntake
+		go rl.run(reloadCtx, hup, cfg.Reload.WatchEnabled(), cfg.Reload.Debounce.Std())
+	} else {
+		go ignoreHangups(reloadCtx, hup, logger)
+	}
 	httpServer := &http.Server{
 		Handler:           srv.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
@@ -142,18 +191,57 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	return code
 }
 
-// readAuthToken reads the intake bearer token, without surrounding
-// whitespace, from path.
-func readAuthToken(path string) ([]byte, error) {
+// ignoreHangups logs each SIGHUP until ctx ends: the embedded default has
+// no config file to reload.
+func ignoreHangups(ctx context.Context, hup <-chan os.Signal, logger *slog.Logger) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-hup:
+			logger.Warn("SIGHUP ignored: there is no config file to reload; run with --config to reload on SIGHUP")
+		}
+	}
+}
+
+// readToken reads a bearer token, without surrounding whitespace, from
+// path; setting is the config key that names the file.
+func readToken(setting, path string) ([]byte, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("intake.auth_token_file: %w", err)
+		return nil, fmt.Errorf("%s: %w", setting, err)
 	}
 	token := bytes.TrimSpace(data)
 	if len(token) < 16 {
-		return nil, fmt.Errorf("intake.auth_token_file %s: the token has %d bytes: use at least 16 random bytes, for example from \"openssl rand -hex 32\"", path, len(token))
+		return nil, fmt.Errorf("%s %s: the token has %d bytes: use at least 16 random bytes, for example from \"openssl rand -hex 32\"", setting, path, len(token))
 	}
 	return token, nil
+}
+
+// openCache opens the compilation cache cache_dir names: by default a
+// directory in the user's cache directory, none for "off". A directory
+// that cannot be used is logged and compiled modules stay in memory.
+func openCache(dir string, logger *slog.Logger) wazero.CompilationCache {
+	if dir == "off" {
+		return nil
+	}
+	if dir == "" {
+		base, err := os.UserCacheDir()
+		if err != nil {
+			logger.Warn("no user cache directory: compiled modules stay in memory; set cache_dir", "error", err)
+			return nil
+		}
+		dir = filepath.Join(base, "tokenwire")
+	}
+	cache, removed, err := twruntime.OpenDiskCache(dir)
+	if err != nil {
+		logger.Warn("compiled modules stay in memory", "error", err)
+		return nil
+	}
+	if len(removed) > 0 {
+		logger.Info("removed compiled modules of other wazero versions", "cache_dir", dir, "removed", removed)
+	}
+	return cache
 }
 
 // isLoopback reports whether addr is a loopback TCP address.

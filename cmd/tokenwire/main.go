@@ -5,7 +5,8 @@
 //
 //	tokenwire run     [--config FILE] [--listen ADDR]
 //	tokenwire replay  [--config FILE] [--module FILE.wasm ...] [--key FILE] [--issuer URL] [EVENTS.ndjson | -]
-//	tokenwire check   [--config FILE]
+//	tokenwire check   [--config FILE] [--against URL] [--token-file FILE]
+//	tokenwire status  [--config FILE] [--addr URL] [--token-file FILE] [--json]
 //	tokenwire version
 package main
 

@@ -114,13 +114,17 @@ func startRuntime(ctx context.Context, cfg *config.Config, policy keyPolicy, log
 	if err != nil {
 		return nil, intakeOpts, err
 	}
-	s, err := newSigner(cfg, logger, policy)
-	if err != nil {
-		return nil, intakeOpts, err
-	}
 	opts := []twruntime.Option{twruntime.WithLogger(logger), twruntime.WithStdout(stdout)}
-	if s != nil {
-		opts = append(opts, twruntime.WithSigner(s))
+	// The runtime loads a configured key file itself, so that a reload
+	// can replace the key; only an ephemeral key is given to it.
+	if cfg.Signing.KeyFile == "" {
+		s, err := newSigner(cfg, logger, policy)
+		if err != nil {
+			return nil, intakeOpts, err
+		}
+		if s != nil {
+			opts = append(opts, twruntime.WithSigner(s))
+		}
 	}
 	rt, err := twruntime.New(ctx, cfg, append(opts, extra...)...)
 	return rt, intakeOpts, err

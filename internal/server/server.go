@@ -14,6 +14,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	twruntime "github.com/tokenwire/tokenwire/runtime"
 	"github.com/tokenwire/tokenwire/runtime/config"
@@ -27,14 +28,19 @@ const maxReportedProblems = 100
 // and a fixed number of workers. A request returns once its events are
 // queued, before any listener runs.
 type Server struct {
-	rt      *twruntime.Runtime
-	intake  intake.Options
+	rt *twruntime.Runtime
+	// intake holds the event decoding options, which a reload replaces.
+	intake  atomic.Pointer[intake.Options]
 	limits  config.Intake
 	logger  *slog.Logger
 	queue   *queue
 	workers sync.WaitGroup
 	// authToken, when set, is the bearer token POST /v1/events requires.
 	authToken []byte
+	// adminToken, when set, is the bearer token the admin routes require;
+	// reload serves POST /v1/admin/reload.
+	adminToken []byte
+	reload     ReloadFunc
 	// decoding holds one token per request body being decoded, which
 	// bounds the memory intake uses to a few times max_request_bytes per
 	// CPU however many senders post at once.
@@ -52,12 +58,12 @@ func WithAuthToken(token []byte) Option { return func(s *Server) { s.authToken =
 func New(rt *twruntime.Runtime, limits config.Intake, opts intake.Options, logger *slog.Logger, options ...Option) *Server {
 	s := &Server{
 		rt:       rt,
-		intake:   opts,
 		limits:   limits,
 		logger:   logger,
 		queue:    newQueue(limits.QueueSize),
 		decoding: make(chan struct{}, runtime.GOMAXPROCS(0)),
 	}
+	s.intake.Store(&opts)
 	for _, o := range options {
 		o(s)
 	}
@@ -86,11 +92,17 @@ func (s *Server) work() {
 	}
 }
 
+// SetIntake replaces the event decoding options for requests that start
+// from now on, as a reload that changes the issuer or the token keys does.
+func (s *Server) SetIntake(opts intake.Options) { s.intake.Store(&opts) }
+
 // Handler returns the HTTP routes.
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /v1/events", s.postEvents)
 	mux.HandleFunc("GET /.well-known/jwks.json", s.getJWKS)
+	mux.HandleFunc("GET /v1/status", s.getStatus)
+	mux.HandleFunc("POST /v1/admin/reload", s.postReload)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = io.WriteString(w, "ok\n")
@@ -129,10 +141,10 @@ type lineProblem struct {
 	Detail string `json:"detail"`
 }
 
-// unauthorized returns why req lacks the configured bearer token, or ""
-// when it has it or no token is configured.
-func (s *Server) unauthorized(req *http.Request) string {
-	if s.authToken == nil {
+// unauthorized returns why req lacks the bearer token, or "" when it has
+// it or token is nil.
+func unauthorized(req *http.Request, token []byte) string {
+	if token == nil {
 		return ""
 	}
 	const prefix = "Bearer "
@@ -142,7 +154,7 @@ func (s *Server) unauthorized(req *http.Request) string {
 		return "no Authorization header"
 	case len(header) < len(prefix) || !strings.EqualFold(header[:len(prefix)], prefix):
 		return "Authorization header is not a bearer token"
-	case subtle.ConstantTimeCompare([]byte(header[len(prefix):]), s.authToken) != 1:
+	case subtle.ConstantTimeCompare([]byte(header[len(prefix):]), token) != 1:
 		return "wrong bearer token"
 	}
 	return ""
@@ -164,7 +176,7 @@ func writeProblem(w http.ResponseWriter, p problem) {
 // validated first: any invalid event rejects the request with 400 and none
 // of its events is dispatched, so a sender can fix and resend it whole.
 func (s *Server) postEvents(w http.ResponseWriter, req *http.Request) {
-	if reason := s.unauthorized(req); reason != "" {
+	if reason := unauthorized(req, s.authToken); reason != "" {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="tokenwire"`)
 		s.logger.Info("event request rejected", "status", http.StatusUnauthorized, "reason", reason, "remote", req.RemoteAddr)
 		writeProblem(w, problem{
@@ -181,7 +193,7 @@ func (s *Server) postEvents(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	body := http.MaxBytesReader(w, req.Body, int64(s.limits.MaxRequestBytes))
-	dec := intake.NewDecoder(body, s.intake)
+	dec := intake.NewDecoder(body, *s.intake.Load())
 	var (
 		jobs     []job
 		problems []lineProblem

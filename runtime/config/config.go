@@ -37,6 +37,9 @@ const (
 	DefaultMaxEmitBytes    = 1 << 20
 	DefaultFsyncInterval   = time.Second
 	DefaultDrainTimeout    = 10 * time.Second
+	DefaultReloadDebounce  = 250 * time.Millisecond
+	DefaultReloadDrain     = 30 * time.Second
+	DefaultKeyOverlap      = 24 * time.Hour
 )
 
 // Upper bounds of settings whose large values would exhaust memory at start.
@@ -64,6 +67,15 @@ type Config struct {
 	Sinks []Sink `yaml:"sinks"`
 	// Listeners are the WebAssembly modules events are dispatched to.
 	Listeners []Listener `yaml:"listeners"`
+	// Reload configures how a running daemon picks up config changes.
+	Reload Reload `yaml:"reload"`
+	// Admin configures the authenticated admin endpoints.
+	Admin Admin `yaml:"admin"`
+	// CacheDir holds compiled modules, so a restart or a reload of a known
+	// module skips compilation. Default: "tokenwire" in the user's cache
+	// directory ($XDG_CACHE_HOME or ~/.cache on Linux) under "tokenwire
+	// run"; "off" keeps compiled modules in memory only.
+	CacheDir string `yaml:"cache_dir"`
 
 	// Path is the file the config was read from, empty when built in code.
 	Path string `yaml:"-"`
@@ -86,6 +98,38 @@ type Signing struct {
 	// top-level "sub" claim, as the Shared Signals Framework puts subjects
 	// in "sub_id".
 	Profile string `yaml:"profile"`
+	// PreviousKeyOverlap is how long, after a reload replaces the signing
+	// key, the JWK set keeps serving the previous public key, so receivers
+	// can still verify SETs signed just before the change. Default 24h.
+	PreviousKeyOverlap Duration `yaml:"previous_key_overlap"`
+}
+
+// Reload configures config reloads of "tokenwire run". A reload builds
+// the new listeners aside and swaps them in only when all of them start;
+// on any error the running listeners keep serving.
+type Reload struct {
+	// Watch reloads when the config file or a listener's module file
+	// changes on disk, including a replacement by rename. Default true.
+	Watch *bool `yaml:"watch"`
+	// Debounce waits this long after the last change before reloading,
+	// so an editor's several writes make one reload. Default 250ms.
+	Debounce Duration `yaml:"debounce"`
+	// DrainTimeout bounds how long a replaced listener may take to finish
+	// its in-flight events and tw_shutdown before it is closed. Default 30s.
+	DrainTimeout Duration `yaml:"drain_timeout"`
+}
+
+// WatchEnabled reports whether file watching is on.
+func (r Reload) WatchEnabled() bool { return r.Watch == nil || *r.Watch }
+
+// Admin configures the admin endpoints of "tokenwire run".
+type Admin struct {
+	// TokenFile holds a secret that admin requests must present as
+	// "Authorization: Bearer <secret>". Setting it enables POST
+	// /v1/admin/reload and requires the secret on GET /v1/status. Empty:
+	// the reload endpoint is off and /v1/status is open to anyone who can
+	// reach Intake.Listen.
+	TokenFile string `yaml:"token_file"`
 }
 
 // Intake configures how events enter tokenwire.
@@ -143,6 +187,10 @@ type Listener struct {
 	Name string `yaml:"name"`
 	// Module is the path of the .wasm file. Required.
 	Module string `yaml:"module"`
+	// ModuleSHA256 pins the module: when set, a module file whose SHA-256
+	// (lowercase hex) differs fails to load, and a reload keeps the
+	// running listeners. Default: not pinned.
+	ModuleSHA256 string `yaml:"module_sha256"`
 	// Events lists the event types the listener receives. Default: all.
 	Events []string `yaml:"events"`
 	// Config is passed to the module as JSON through config_read. Default {}.
@@ -255,6 +303,10 @@ func (c *Config) resolvePaths(dir string) {
 	resolve(&c.Signing.KeyFile)
 	resolve(&c.Intake.TokenKeysFile)
 	resolve(&c.Intake.AuthTokenFile)
+	resolve(&c.Admin.TokenFile)
+	if c.CacheDir != "off" {
+		resolve(&c.CacheDir)
+	}
 	for i := range c.Sinks {
 		resolve(&c.Sinks[i].Path)
 	}

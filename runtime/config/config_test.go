@@ -102,6 +102,11 @@ func TestParseDefaults(t *testing.T) {
 		{"signs", l.Budgets.Signs, DefaultMaxSigns},
 		{"log_lines", l.Budgets.LogLines, DefaultMaxLogLines},
 		{"profile", cfg.Signing.Profile, "rfc8417"},
+		{"previous_key_overlap", cfg.Signing.PreviousKeyOverlap.Std(), DefaultKeyOverlap},
+		{"reload.watch", cfg.Reload.WatchEnabled(), true},
+		{"reload.debounce", cfg.Reload.Debounce.Std(), DefaultReloadDebounce},
+		{"reload.drain_timeout", cfg.Reload.DrainTimeout.Std(), DefaultReloadDrain},
+		{"module_sha256", l.ModuleSHA256, ""},
 	}
 	for _, c := range checks {
 		if c.got != c.want {
@@ -135,6 +140,10 @@ func TestParseErrors(t *testing.T) {
 		{"pool too large", "listeners:\n  - name: a\n    module: a.wasm\n    pool_size: 1000000000000\n", []string{"pool_size", "out of range"}},
 		{"budget too large", "listeners:\n  - name: a\n    module: a.wasm\n    budgets:\n      log_bytes: 1GiB\n", []string{"budgets.log_bytes", "maximum"}},
 		{"queue too large", "intake:\n  queue_size: 100000000\n", []string{"queue_size", "out of range"}},
+		{"bad module pin", "listeners:\n  - name: a\n    module: a.wasm\n    module_sha256: abc\n", []string{":2:", `module_sha256 "abc" is not a SHA-256 digest`}},
+		{"negative key overlap", "signing:\n  previous_key_overlap: -1h\n", []string{":2:", `"-1h"`, "positive duration"}},
+		{"negative debounce", "reload:\n  debounce: -1s\n", []string{":2:", `"-1s"`, "positive duration"}},
+		{"unknown reload key", "reload:\n  wach: false\n", []string{":2:", "wach"}},
 		{"config not a mapping", "listeners:\n  - name: a\n    module: a.wasm\n    config: [1, 2]\n", []string{"must be a mapping"}},
 	}
 	for _, c := range cases {
@@ -155,6 +164,19 @@ func TestParseErrors(t *testing.T) {
 				t.Errorf("error %q does not name the file", err)
 			}
 		})
+	}
+}
+
+func TestNormalizeRejectsNegativeReloadDurations(t *testing.T) {
+	cfg := &Config{Signing: Signing{PreviousKeyOverlap: Duration(-time.Hour)}, Reload: Reload{DrainTimeout: Duration(-time.Second)}}
+	err := cfg.Normalize()
+	if err == nil {
+		t.Fatal("Normalize accepted negative durations")
+	}
+	for _, want := range []string{"signing.previous_key_overlap -1h0m0s is negative", "reload.debounce and reload.drain_timeout must not be negative"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not contain %q", err, want)
+		}
 	}
 }
 

@@ -40,6 +40,13 @@ func (c *Config) Normalize() error {
 	}
 
 	c.normalizeIntake(fail)
+	if c.Signing.PreviousKeyOverlap == 0 {
+		c.Signing.PreviousKeyOverlap = Duration(DefaultKeyOverlap)
+	}
+	if c.Signing.PreviousKeyOverlap < 0 {
+		fail(0, "signing.previous_key_overlap %s is negative: use a duration such as 24h", c.Signing.PreviousKeyOverlap)
+	}
+	c.normalizeReload(fail)
 
 	sinkNames := map[string]bool{}
 	for i := range c.Sinks {
@@ -104,6 +111,19 @@ func (c *Config) normalizeIntake(fail func(int, string, ...any)) {
 	}
 }
 
+func (c *Config) normalizeReload(fail func(int, string, ...any)) {
+	r := &c.Reload
+	if r.Debounce == 0 {
+		r.Debounce = Duration(DefaultReloadDebounce)
+	}
+	if r.DrainTimeout == 0 {
+		r.DrainTimeout = Duration(DefaultReloadDrain)
+	}
+	if r.Debounce < 0 || r.DrainTimeout < 0 {
+		fail(0, "reload.debounce and reload.drain_timeout must not be negative")
+	}
+}
+
 func (s *Sink) normalize(fail func(string, ...any)) {
 	switch s.Type {
 	case "stdout":
@@ -137,6 +157,12 @@ func (l *Listener) normalize(fail func(string, ...any)) {
 	}
 	if len(l.Events) == 0 {
 		l.Events = slices.Clone(abi.EventTypes)
+	}
+	if l.ModuleSHA256 != "" {
+		l.ModuleSHA256 = strings.ToLower(l.ModuleSHA256)
+		if !sha256Pattern.MatchString(l.ModuleSHA256) {
+			fail("listener %q: module_sha256 %q is not a SHA-256 digest: use the 64 hex digits that sha256sum prints for the module", l.Name, l.ModuleSHA256)
+		}
 	}
 	for _, e := range l.Events {
 		if !abi.KnownEventType(e) {
@@ -309,6 +335,9 @@ func expectedKind(goType string) string {
 		return "a mapping"
 	}
 }
+
+// sha256Pattern matches a lowercase hex SHA-256 digest.
+var sha256Pattern = regexp.MustCompile(`^[0-9a-f]{64}$`)
 
 // linePattern splits yaml.v3's "line N: message".
 var linePattern = regexp.MustCompile(`^line (\d+): (.*)$`)

@@ -1,0 +1,279 @@
+package main
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/fsnotify/fsnotify"
+
+	twruntime "github.com/tokenwire/tokenwire/runtime"
+	"github.com/tokenwire/tokenwire/runtime/config"
+	"github.com/tokenwire/tokenwire/runtime/intake"
+)
+
+// reloader reloads the config of "tokenwire run" on SIGHUP, on the admin
+// endpoint and, with reload.watch on, when the config file or a module file
+// changes on disk.
+//
+// It watches directories, not files, so that a file replaced by rename (as
+// editors save) is seen, and it also watches the directory above each, so
+// that a swapped release directory or symbolic link (as deploy tools and
+// Kubernetes ConfigMap volumes do) is seen too. After a burst of changes
+// has been quiet for reload.debounce, it reloads when a watched file's
+// contents differ from those last loaded or tried.
+type reloader struct {
+	path    string // absolute
+	rt      *twruntime.Runtime
+	logger  *slog.Logger
+	started *config.Config // the config the daemon started with
+	// setIntake, once the server runs, gives it the new decoding options.
+	setIntake func(intake.Options)
+
+	// reloading serialises reloads, so digests follow their order.
+	reloading sync.Mutex
+
+	mu sync.Mutex
+	// digests holds the SHA-256 of each watched file as last loaded or
+	// tried; "" for a file that could not be read.
+	digests map[string]string
+	watcher *fsnotify.Watcher
+	dirs    []string
+}
+
+// newReloader returns a reloader for the config file at path, which the
+// daemon started from with contents of SHA-256 configDigest.
+func newReloader(path, configDigest string, rt *twruntime.Runtime, started *config.Config, logger *slog.Logger) *reloader {
+	if abs, err := filepath.Abs(path); err == nil {
+		path = abs
+	}
+	rl := &reloader{path: path, rt: rt, logger: logger, started: started}
+	rl.digests = map[string]string{path: configDigest}
+	rl.addRunning(rl.digests)
+	return rl
+}
+
+// addRunning adds the module of each running listener with the digest of
+// the bytes the runtime loaded, unless digests has the file already.
+func (rl *reloader) addRunning(digests map[string]string) {
+	for _, l := range rl.rt.Listeners() {
+		if module, err := filepath.Abs(l.Module); err == nil {
+			if _, ok := digests[module]; !ok {
+				digests[module] = l.ModuleInfo.SHA256
+			}
+		}
+	}
+}
+
+// reload reloads the config file. It records each watched file's digest
+// from before the attempt, so a change written during the reload is seen
+// afterwards.
+func (rl *reloader) reload(ctx context.Context, trigger string) (*twruntime.ReloadStatus, error) {
+	rl.reloading.Lock()
+	defer rl.reloading.Unlock()
+
+	digests := map[string]string{}
+	data, err := os.ReadFile(rl.path)
+	if err != nil {
+		err = fmt.Errorf("read config: %w", err)
+	}
+	digests[rl.path] = digestOf(data, err)
+	var cfg *config.Config
+	if err == nil {
+		cfg, err = config.Parse(data, rl.path)
+	}
+	if cfg != nil {
+		for _, lc := range cfg.Listeners {
+			digests[lc.Module] = fileDigest(lc.Module)
+		}
+	}
+	var opts intake.Options
+	if err == nil {
+		opts, err = intakeOptions(cfg)
+	}
+
+	var status *twruntime.ReloadStatus
+	if err != nil {
+		status, err = rl.rt.ReloadFailed(trigger, err)
+	} else {
+		status, err = rl.rt.Reload(ctx, cfg, trigger)
+	}
+	if err == nil {
+		for _, l := range rl.rt.Listeners() {
+			if module, absErr := filepath.Abs(l.Module); absErr == nil {
+				digests[module] = l.ModuleInfo.SHA256
+			}
+		}
+		if rl.setIntake != nil {
+			rl.setIntake(opts)
+		}
+		rl.warnRestartOnly(cfg)
+	}
+	rl.addRunning(digests)
+
+	rl.mu.Lock()
+	rl.digests = digests
+	rl.watchDirs()
+	rl.mu.Unlock()
+	return status, err
+}
+
+// warnRestartOnly logs the changed settings of cfg that a reload does not
+// apply.
+func (rl *reloader) warnRestartOnly(cfg *config.Config) {
+	was, now := rl.started, cfg
+	var changed []string
+	check := func(name string, differ bool) {
+		if differ {
+			changed = append(changed, name)
+		}
+	}
+	check("intake.listen", now.Intake.Listen != was.Intake.Listen)
+	check("intake.max_request_bytes", now.Intake.MaxRequestBytes != was.Intake.MaxRequestBytes)
+	check("intake.queue_size", now.Intake.QueueSize != was.Intake.QueueSize)
+	check("intake.workers", now.Intake.Workers != was.Intake.Workers)
+	check("intake.auth_token_file", now.Intake.AuthTokenFile != was.Intake.AuthTokenFile)
+	check("intake.drain_timeout", now.Intake.DrainTimeout != was.Intake.DrainTimeout)
+	check("admin", now.Admin != was.Admin)
+	check("cache_dir", now.CacheDir != was.CacheDir)
+	check("reload.watch", now.Reload.WatchEnabled() != was.Reload.WatchEnabled())
+	check("reload.debounce", now.Reload.Debounce != was.Reload.Debounce)
+	if changed != nil {
+		rl.logger.Warn("config changes that take effect only on restart", "settings", strings.Join(changed, ", "))
+	}
+}
+
+// digestOf returns the hex SHA-256 of data, or "" when err is set.
+func digestOf(data []byte, err error) string {
+	if err != nil {
+		return ""
+	}
+	sum := sha256.Sum256(data)
+	return hex.EncodeToString(sum[:])
+}
+
+// fileDigest returns the hex SHA-256 of a file, or "" when it cannot be
+// read.
+func fileDigest(path string) string {
+	return digestOf(os.ReadFile(path))
+}
+
+// changed returns the watched files whose contents differ from those last
+// loaded or tried.
+func (rl *reloader) changed() []string {
+	rl.mu.Lock()
+	defer rl.mu.Unlock()
+	var changed []string
+	for f, d := range rl.digests {
+		if fileDigest(f) != d {
+			changed = append(changed, f)
+		}
+	}
+	slices.Sort(changed)
+	return changed
+}
+
+// relevant reports whether a change of the file or directory called name
+// may change a watched file: it is one, a directory on the path of one, or
+// the target of one that is a symbolic link, or a Kubernetes volume entry
+// such as "..data". Other files in the watched directories, such as a
+// file sink writing beside the config, are ignored.
+func (rl *reloader) relevant(name string) bool {
+	name = filepath.Clean(name)
+	if strings.HasPrefix(filepath.Base(name), "..") {
+		return true
+	}
+	rl.mu.Lock()
+	defer rl.mu.Unlock()
+	for f := range rl.digests {
+		if f == name || strings.HasPrefix(f, name+string(filepath.Separator)) {
+			return true
+		}
+		if target, err := filepath.EvalSymlinks(f); err == nil && target == name {
+			return true
+		}
+	}
+	return false
+}
+
+// watchDirs watches, for each watched file, its directory, the directory
+// above it and the directory of its symbolic link target. It drops the
+// previous watches first, because a directory swapped by rename keeps its
+// old watch under its old path. The caller holds mu.
+func (rl *reloader) watchDirs() {
+	if rl.watcher == nil {
+		return
+	}
+	for _, dir := range rl.dirs {
+		_ = rl.watcher.Remove(dir)
+	}
+	rl.dirs = rl.dirs[:0]
+	for f := range rl.digests {
+		dirs := []string{filepath.Dir(f), filepath.Dir(filepath.Dir(f))}
+		if target, err := filepath.EvalSymlinks(f); err == nil {
+			dirs = append(dirs, filepath.Dir(target))
+		}
+		for _, dir := range dirs {
+			if slices.Contains(rl.dirs, dir) {
+				continue
+			}
+			if err := rl.watcher.Add(dir); err != nil {
+				if !errors.Is(err, os.ErrNotExist) {
+					rl.logger.Warn("cannot watch a directory for changes; reload with SIGHUP", "directory", dir, "error", err)
+				}
+				continue
+			}
+			rl.dirs = append(rl.dirs, dir)
+		}
+	}
+}
+
+// run serves SIGHUP, received on hup, and, when watch is true, file
+// changes, until ctx ends.
+func (rl *reloader) run(ctx context.Context, hup <-chan os.Signal, watch bool, debounce time.Duration) {
+	var events <-chan fsnotify.Event
+	var errs <-chan error
+	if watch {
+		w, err := fsnotify.NewWatcher()
+		if err != nil {
+			rl.logger.Warn("cannot watch files for changes; reload with SIGHUP or POST /v1/admin/reload", "error", err)
+		} else {
+			defer w.Close()
+			rl.mu.Lock()
+			rl.watcher = w
+			rl.watchDirs()
+			rl.mu.Unlock()
+			events, errs = w.Events, w.Errors
+		}
+	}
+
+	quiet := time.NewTimer(time.Hour)
+	quiet.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-hup:
+			_, _ = rl.reload(ctx, "SIGHUP")
+		case ev := <-events:
+			if rl.relevant(ev.Name) {
+				quiet.Reset(debounce)
+			}
+		case err := <-errs:
+			rl.logger.Warn("file watch error", "error", err)
+		case <-quiet.C:
+			if changed := rl.changed(); len(changed) > 0 {
+				_, _ = rl.reload(ctx, fmt.Sprintf("file changed: %s", strings.Join(changed, ", ")))
+			}
+		}
+	}
+}

@@ -1,0 +1,393 @@
+package runtime
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"os"
+	"reflect"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/tokenwire/tokenwire/runtime/config"
+	"github.com/tokenwire/tokenwire/runtime/signer"
+	"github.com/tokenwire/tokenwire/runtime/sink"
+)
+
+// generation is what one configuration built: its listeners, with routing
+// by event type, its sinks and its signer. Generations share listeners and
+// sinks whose settings did not change, so a reload keeps their warm
+// instances and open files. Each shared object counts the generations that
+// hold it, and closes when the last one releases it.
+type generation struct {
+	id       uint64
+	cfg      *config.Config
+	loadedAt time.Time
+	entries  []entry
+	byType   map[string][]*listener
+	sinks    map[string]*sharedSink
+	signer   Signer
+	// signerKey identifies the key file contents and signing settings, so
+	// a reload that changes neither keeps the signer.
+	signerKey string
+	// envs are the host environments of the generation's listeners,
+	// stored into reused listeners when the generation goes live.
+	envs map[*listener]*listenerEnv
+
+	// active counts dispatches in the generation. retire adds retiredMark,
+	// which makes it negative, so enter fails from then on and drained
+	// closes when the count returns to retiredMark.
+	active    atomic.Int64
+	drained   chan struct{}
+	drainOnce sync.Once
+}
+
+// entry is one configured listener of a generation.
+type entry struct {
+	cfg config.Listener
+	l   *listener
+}
+
+// listenerEnv is what a listener's host functions reach: the signer and the
+// sinks. A reload stores a new one into every listener it keeps.
+type listenerEnv struct {
+	signer Signer
+	sinks  map[string]sink.Sink // every known sink; nil when not granted
+}
+
+// sharedSink is a sink held by one or more generations.
+type sharedSink struct {
+	cfg   config.Sink // Line zeroed, for comparison
+	s     sink.Sink
+	owned bool // opened from config, so closed by the runtime
+	refs  atomic.Int32
+}
+
+const retiredMark = math.MinInt64 / 2
+
+// enter counts a dispatch in, or reports that g was retired.
+func (g *generation) enter() bool {
+	if g.active.Add(1) > 0 {
+		return true
+	}
+	g.exit()
+	return false
+}
+
+// exit counts a dispatch out.
+func (g *generation) exit() {
+	if g.active.Add(-1) == retiredMark {
+		g.drainOnce.Do(func() { close(g.drained) })
+	}
+}
+
+// retire stops new dispatches into g, waits until those in flight finish or
+// ctx ends, then lets go of g's listeners and sinks, closing those no other
+// generation holds.
+func (g *generation) retire(ctx context.Context, logger *slog.Logger) error {
+	if g.active.Add(retiredMark) == retiredMark {
+		g.drainOnce.Do(func() { close(g.drained) })
+	}
+	select {
+	case <-g.drained:
+	case <-ctx.Done():
+		logger.Warn("listeners did not finish their in-flight events in time; closing them", "generation", g.id)
+	}
+	return g.release(ctx)
+}
+
+// release lets go of g's listeners and sinks. It is also how a generation
+// that never went live is undone.
+func (g *generation) release(ctx context.Context) error {
+	var errs []error
+	for _, e := range g.entries {
+		if e.l.refs.Add(-1) == 0 {
+			if err := e.l.close(ctx); err != nil {
+				errs = append(errs, fmt.Errorf("listener %q: %w", e.cfg.Name, err))
+			}
+		}
+	}
+	for name, s := range g.sinks {
+		if s.refs.Add(-1) == 0 && s.owned {
+			if err := s.s.Close(ctx); err != nil {
+				errs = append(errs, fmt.Errorf("sink %q: %w", name, err))
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// build makes the generation for cfg, reusing from old (nil at start) every
+// listener and sink whose settings are unchanged. It starts every new
+// listener's first instance, tw_init included. On error, everything it
+// made is closed and old is untouched.
+func (r *Runtime) build(ctx context.Context, cfg *config.Config, old *generation) (g *generation, changes []string, err error) {
+	g = &generation{
+		cfg:     cfg,
+		byType:  map[string][]*listener{},
+		sinks:   map[string]*sharedSink{},
+		envs:    map[*listener]*listenerEnv{},
+		drained: make(chan struct{}),
+	}
+	defer func() {
+		if err != nil {
+			_ = g.release(context.WithoutCancel(ctx))
+			g = nil
+		}
+	}()
+
+	if g.signer, g.signerKey, err = r.buildSigner(cfg, old); err != nil {
+		return g, nil, err
+	}
+	if old != nil && g.signerKey != old.signerKey {
+		changes = append(changes, "signing key replaced")
+	}
+	if err := r.buildSinks(cfg, old, g, &changes); err != nil {
+		return g, nil, err
+	}
+
+	for _, lc := range cfg.Listeners {
+		l, change, err := r.buildListener(ctx, lc, old, g)
+		if err != nil {
+			return g, nil, fmt.Errorf("%s listener %q: %w", cfg.Location(lc.Line), lc.Name, err)
+		}
+		g.entries = append(g.entries, entry{cfg: lc, l: l})
+		for _, t := range lc.Events {
+			g.byType[t] = append(g.byType[t], l)
+		}
+		if change != "" {
+			changes = append(changes, change)
+		}
+	}
+	if old != nil {
+		for _, e := range old.entries {
+			if g.find(e.cfg.Name) == nil {
+				changes = append(changes, fmt.Sprintf("listener %q removed", e.cfg.Name))
+			}
+		}
+	}
+	return g, changes, nil
+}
+
+// find returns the entry of the listener called name, or nil.
+func (g *generation) find(name string) *entry {
+	for i := range g.entries {
+		if g.entries[i].cfg.Name == name {
+			return &g.entries[i]
+		}
+	}
+	return nil
+}
+
+// buildSigner returns the signer for cfg, reusing old's when the key file
+// contents and signing settings are the same.
+func (r *Runtime) buildSigner(cfg *config.Config, old *generation) (Signer, string, error) {
+	if r.opts.signer != nil {
+		return r.opts.signer, "option", nil
+	}
+	if cfg.Signing.KeyFile == "" {
+		return nil, "", nil
+	}
+	data, err := os.ReadFile(cfg.Signing.KeyFile)
+	if err != nil {
+		return nil, "", fmt.Errorf("signing.key_file: %w", err)
+	}
+	sum := sha256.New()
+	sum.Write(data)
+	fmt.Fprintf(sum, "\x00%s\x00%s\x00%s\x00%s", cfg.Issuer, cfg.Signing.KeyID, cfg.Signing.Algorithm, cfg.Signing.Profile)
+	key := hex.EncodeToString(sum.Sum(nil))
+	if old != nil && old.signerKey == key {
+		return old.signer, key, nil
+	}
+	s, err := signer.Parse(data, signer.Options{
+		Issuer:    cfg.Issuer,
+		KeyID:     cfg.Signing.KeyID,
+		Algorithm: cfg.Signing.Algorithm,
+		Profile:   signer.Profile(cfg.Signing.Profile),
+	})
+	if err != nil {
+		return nil, "", fmt.Errorf("signing.key_file %s: %w", cfg.Signing.KeyFile, err)
+	}
+	return s, key, nil
+}
+
+// buildSinks fills g.sinks, reusing old's sinks whose settings are the same.
+func (r *Runtime) buildSinks(cfg *config.Config, old *generation, g *generation, changes *[]string) error {
+	for name, s := range r.opts.sinks {
+		g.sinks[name] = &sharedSink{s: s}
+	}
+	for _, sc := range cfg.Sinks {
+		if _, ok := g.sinks[sc.Name]; ok {
+			continue
+		}
+		sc.Line = 0
+		if old != nil {
+			if prev := old.sinks[sc.Name]; prev != nil && prev.owned && reflect.DeepEqual(prev.cfg, sc) {
+				prev.refs.Add(1)
+				g.sinks[sc.Name] = prev
+				continue
+			}
+			*changes = append(*changes, fmt.Sprintf("sink %q opened", sc.Name))
+		}
+		s, err := r.openSink(sc)
+		if err != nil {
+			return err
+		}
+		shared := &sharedSink{cfg: sc, s: s, owned: true}
+		shared.refs.Store(1)
+		g.sinks[sc.Name] = shared
+	}
+	return nil
+}
+
+// buildListener returns the listener for lc: old's listener of that name
+// when its module and settings are unchanged, else a new one. The change
+// it reports is empty for a listener kept as it was.
+func (r *Runtime) buildListener(ctx context.Context, lc config.Listener, old *generation, g *generation) (*listener, string, error) {
+	if lc.Sign && g.signer == nil {
+		return nil, "", fmt.Errorf("granted sign but no signing key is configured: set signing.key_file")
+	}
+	code, digest, err := moduleCode(lc)
+	if err != nil {
+		return nil, "", err
+	}
+	env := &listenerEnv{signer: g.signer, sinks: make(map[string]sink.Sink, len(g.sinks))}
+	for name := range g.sinks {
+		env.sinks[name] = nil
+	}
+	for _, name := range lc.Sinks {
+		env.sinks[name] = g.sinks[name].s
+	}
+
+	change := ""
+	if old != nil {
+		prev := old.find(lc.Name)
+		var fields []string
+		if prev != nil {
+			fields = SettingsOf(prev.cfg, prev.l.info.SHA256).Diff(SettingsOf(lc, digest))
+		}
+		var rebuild bool
+		change, rebuild = describeChange(lc.Name, prev != nil, fields)
+		if !rebuild {
+			prev.l.refs.Add(1)
+			g.envs[prev.l] = env
+			return prev.l, change, nil
+		}
+	}
+	l, err := r.loadListener(ctx, lc, code, env)
+	if err != nil {
+		return nil, "", err
+	}
+	l.refs.Store(1)
+	return l, change, nil
+}
+
+// Settings are the parts of a listener's configuration that a reload
+// compares, with the module identified by its digest.
+type Settings struct {
+	ModuleSHA256  string
+	Config        string
+	Events        []string
+	Sign          bool
+	Sinks         []string
+	Deadline      time.Duration
+	StartDeadline time.Duration
+	MemoryLimit   int64
+	PoolSize      int
+	Budgets       config.Budgets
+}
+
+// SettingsOf returns the settings of lc, whose module has the given
+// SHA-256 digest.
+func SettingsOf(lc config.Listener, moduleSHA256 string) Settings {
+	return Settings{
+		ModuleSHA256:  moduleSHA256,
+		Config:        string(lc.ConfigJSON),
+		Events:        lc.Events,
+		Sign:          lc.Sign,
+		Sinks:         lc.Sinks,
+		Deadline:      lc.Deadline.Std(),
+		StartDeadline: lc.StartDeadline.Std(),
+		MemoryLimit:   int64(lc.MemoryLimit),
+		PoolSize:      lc.PoolSize,
+		Budgets:       lc.Budgets,
+	}
+}
+
+// Diff lists the config keys whose values differ between s and t, in
+// config order: "module" stands for the module's contents.
+func (s Settings) Diff(t Settings) []string {
+	var fields []string
+	check := func(name string, differ bool) {
+		if differ {
+			fields = append(fields, name)
+		}
+	}
+	check("module", s.ModuleSHA256 != t.ModuleSHA256)
+	check("events", !slices.Equal(s.Events, t.Events))
+	check("config", s.Config != t.Config)
+	check("sign", s.Sign != t.Sign)
+	check("sinks", !slices.Equal(s.Sinks, t.Sinks))
+	check("deadline", s.Deadline != t.Deadline)
+	check("start_deadline", s.StartDeadline != t.StartDeadline)
+	check("memory_limit", s.MemoryLimit != t.MemoryLimit)
+	check("pool_size", s.PoolSize != t.PoolSize)
+	check("budgets", s.Budgets != t.Budgets)
+	return fields
+}
+
+// describeChange says what a reload does to the listener called name,
+// which existed before or not and whose settings differ in fields. It
+// reports whether the listener gets new instances: only a change of
+// events, which changes routing alone, keeps them. The description is
+// empty for a listener kept as it was.
+func describeChange(name string, existed bool, fields []string) (change string, rebuild bool) {
+	switch {
+	case !existed:
+		return fmt.Sprintf("listener %q added", name), true
+	case slices.ContainsFunc(fields, func(f string) bool { return f != "events" }):
+		return fmt.Sprintf("listener %q rebuilt: %s changed", name, strings.Join(fields, ", ")), true
+	case len(fields) > 0:
+		return fmt.Sprintf("listener %q rerouted: %s changed", name, strings.Join(fields, ", ")), false
+	default:
+		return "", false
+	}
+}
+
+// PlanReload lists what reloading from the running listeners to candidate
+// would change, in the words Reload's status uses, reading each candidate
+// module to compare digests. An unchanged listener is listed as kept.
+func PlanReload(running []ListenerStatus, candidate *config.Config) ([]string, error) {
+	var plan []string
+	seen := map[string]bool{}
+	for _, lc := range candidate.Listeners {
+		_, digest, err := moduleCode(lc)
+		if err != nil {
+			return nil, fmt.Errorf("%s listener %q: %w", candidate.Location(lc.Line), lc.Name, err)
+		}
+		seen[lc.Name] = true
+		i := slices.IndexFunc(running, func(s ListenerStatus) bool { return s.Name == lc.Name })
+		var fields []string
+		if i >= 0 {
+			fields = running[i].Settings().Diff(SettingsOf(lc, digest))
+		}
+		change, _ := describeChange(lc.Name, i >= 0, fields)
+		if change == "" {
+			change = fmt.Sprintf("listener %q kept: unchanged, its instances stay warm", lc.Name)
+		}
+		plan = append(plan, change)
+	}
+	for _, s := range running {
+		if !seen[s.Name] {
+			plan = append(plan, fmt.Sprintf("listener %q removed", s.Name))
+		}
+	}
+	return plan, nil
+}
