@@ -213,7 +213,7 @@ func TestConformance(t *testing.T) {
 }
 
 // requireModule fails the test when the committed module is missing.
-func requireModule(t *testing.T, path string) {
+func requireModule(t testing.TB, path string) {
 	t.Helper()
 	if _, err := os.Stat(path); err != nil {
 		if moduleRoot != "" {
@@ -271,7 +271,7 @@ var (
 
 // testSigner returns the signer of every audit run: the example key with a
 // fixed clock, so that SETs differ between runs only in "jti".
-func testSigner(t *testing.T) *signer.Signer {
+func testSigner(t testing.TB) *signer.Signer {
 	t.Helper()
 	keyOnce.Do(func() {
 		keySigner, keyErr = signer.LoadFile(filepath.Join("..", "configs", "example-only-issuer-key.pem"),
@@ -308,7 +308,7 @@ func (s *lineSink) take() []string {
 }
 
 // start loads module b of suite s with config c.
-func start(t *testing.T, s suite, b build, c namedConfig) (*twruntime.Runtime, *lineSink, error) {
+func start(t testing.TB, s suite, b build, c namedConfig) (*twruntime.Runtime, *lineSink, error) {
 	t.Helper()
 	out := &lineSink{}
 	cfg := &config.Config{
@@ -391,7 +391,7 @@ func normalizeSET(t *testing.T, token string) string {
 
 // corpus returns the events of testdata/events/corpus.ndjson followed by
 // the edge cases of testdata/edge.ndjson.
-func corpus(t *testing.T) []*abi.Event {
+func corpus(t testing.TB) []*abi.Event {
 	t.Helper()
 	events := readEvents(t, filepath.Join("..", "..", "testdata", "events", "corpus.ndjson"))
 	return append(events, readEvents(t, filepath.Join("testdata", "edge.ndjson"))...)
