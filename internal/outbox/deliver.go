@@ -21,6 +21,11 @@ type Driver interface {
 	Close() error
 }
 
+// ErrNotAttempted is the result of a record the driver did not send, for
+// example because an earlier one failed and order matters. It is retried
+// without counting an attempt.
+var ErrNotAttempted = errors.New("not attempted after an earlier failure")
+
 // permanentError marks a failure that no retry can fix.
 type permanentError struct{ err error }
 
@@ -248,6 +253,8 @@ func (dl *Deliverer) round(recs []Record) bool {
 			r.Reason = "rejected: " + err.Error()
 			s.Dead = append(s.Dead, r)
 			dl.logger.Error("payload rejected by sink: moved to dead letters", "seq", r.Seq, "error", err)
+		case errors.Is(err, ErrNotAttempted):
+			ok = false
 		default:
 			ok = false
 			lastErr = err
