@@ -176,13 +176,14 @@ func (r *Runtime) openSinks(cfg *config.Config, o options) error {
 		case "stdout":
 			s = sink.NewLines(o.stdout)
 		case "file":
-			f, err := sink.OpenFile(sc.Path, sink.FsyncPolicy(sc.Fsync), sc.FsyncInterval.Std())
+			f, err := sink.OpenRotatingFile(sc.Path, sink.FsyncPolicy(sc.Fsync), sc.FsyncInterval.Std(), sink.Rotation{
+				MaxBytes: int64(sc.Rotate.MaxBytes), MaxAge: sc.Rotate.MaxAge.Std(), Keep: sc.Rotate.Keep})
 			if err != nil {
 				return fmt.Errorf("sink %q: %w", sc.Name, err)
 			}
 			s = f
 		default:
-			return fmt.Errorf("sink %q: type %q is unknown: use stdout or file", sc.Name, sc.Type)
+			return fmt.Errorf("sink %q: type %q is not opened by the runtime: pass it with WithSink (runtime/delivery opens network sinks)", sc.Name, sc.Type)
 		}
 		r.sinks[sc.Name] = s
 		r.ownSinks = append(r.ownSinks, s)

@@ -88,7 +88,18 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	} else if !isLoopback(ln.Addr()) {
 		logger.Warn("POST /v1/events accepts events without authentication on a non-loopback address: set intake.auth_token_file", "address", ln.Addr().String())
 	}
-	rt, intakeOpts, err := startRuntime(ctx, cfg, policy, logger, stdout)
+	dlv, deliveryOpts, err := openDelivery(cfg, logger)
+	if err != nil {
+		fmt.Fprintf(stderr, "tokenwire run: %v\n", err)
+		return exitUsage
+	}
+	defer func() {
+		if err := dlv.Close(); err != nil {
+			logger.Error("close failed", "what", "outbox", "error", err)
+		}
+	}()
+	serverOpts = append(serverOpts, deliveryOpts...)
+	rt, intakeOpts, err := startRuntime(ctx, cfg, policy, logger, stdout, dlv.Options()...)
 	if err != nil && ctx.Err() != nil {
 		// SIGINT or SIGTERM arrived while the listeners loaded.
 		logger.Info("stopped before startup completed")
@@ -100,6 +111,11 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 
 	srv := server.New(rt, cfg.Intake, intakeOpts, logger, serverOpts...)
+	if n, err := srv.Recover(ctx); err != nil {
+		logger.Error("intake journal recovery failed", "error", err)
+	} else if n > 0 {
+		logger.Info("dispatching events journaled before a stop", "events", n)
+	}
 	httpServer := &http.Server{
 		Handler:           srv.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,

@@ -40,6 +40,7 @@ func (c *Config) Normalize() error {
 	}
 
 	c.normalizeIntake(fail)
+	c.normalizeOutbox(fail)
 
 	sinkNames := map[string]bool{}
 	for i := range c.Sinks {
@@ -105,6 +106,10 @@ func (c *Config) normalizeIntake(fail func(int, string, ...any)) {
 }
 
 func (s *Sink) normalize(fail func(string, ...any)) {
+	s.normalizeShared(fail)
+	if s.normalizeNetwork(fail) {
+		return
+	}
 	switch s.Type {
 	case "stdout":
 		if s.Path != "" || s.Fsync != "" {
@@ -125,9 +130,9 @@ func (s *Sink) normalize(fail func(string, ...any)) {
 			s.FsyncInterval = Duration(DefaultFsyncInterval)
 		}
 	case "":
-		fail("sink %q has no type: use stdout or file", s.Name)
+		fail("sink %q has no type: use stdout, file, %s", s.Name, strings.Join(NetworkSinkTypes, ", "))
 	default:
-		fail("sink %q: type %q is unknown: use stdout or file", s.Name, s.Type)
+		fail("sink %q: type %q is unknown: use stdout, file, %s", s.Name, s.Type, strings.Join(NetworkSinkTypes, ", "))
 	}
 }
 
