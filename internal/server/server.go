@@ -15,9 +15,9 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/tokenwire/tokenwire/internal/outbox"
 	twruntime "github.com/tokenwire/tokenwire/runtime"
 	"github.com/tokenwire/tokenwire/runtime/config"
-	"github.com/tokenwire/tokenwire/internal/outbox"
 	"github.com/tokenwire/tokenwire/runtime/intake"
 )
 
