@@ -1,0 +1,311 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+var (
+	buildOnce sync.Once
+	binPath   string
+	buildErr  error
+)
+
+// tokenwireBinary builds the tokenwire command once per test run.
+func tokenwireBinary(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "tokenwire-bin")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		binPath = filepath.Join(dir, "tokenwire")
+		out, err := exec.Command("go", "build", "-o", binPath, ".").CombinedOutput()
+		if err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return binPath
+}
+
+// idSet is a concurrent set of event ids with a count of deliveries.
+type idSet struct {
+	mu  sync.Mutex
+	ids map[string]int
+}
+
+func (s *idSet) add(id string) {
+	s.mu.Lock()
+	if s.ids == nil {
+		s.ids = map[string]int{}
+	}
+	s.ids[id]++
+	s.mu.Unlock()
+}
+
+// missing returns the ids of want not in s, and how many deliveries s saw.
+func (s *idSet) missing(want []string) ([]string, int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []string
+	total := 0
+	for _, n := range s.ids {
+		total += n
+	}
+	for _, id := range want {
+		if s.ids[id] == 0 {
+			out = append(out, id)
+		}
+	}
+	return out, total
+}
+
+// jtiOf reads the jti member of a claimfilter payload.
+func jtiOf(t *testing.T, p []byte) string {
+	var v struct {
+		JTI string `json:"jti"`
+	}
+	if err := json.Unmarshal(p, &v); err != nil || v.JTI == "" {
+		t.Errorf("payload %q has no jti: %v", p, err)
+	}
+	return v.JTI
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// daemonProcess is a tokenwire run child process.
+type daemonProcess struct {
+	cmd    *exec.Cmd
+	stderr *syncBuffer
+}
+
+func startProcess(t *testing.T, bin, cfgPath, addr string) *daemonProcess {
+	t.Helper()
+	p := &daemonProcess{stderr: &syncBuffer{}}
+	p.cmd = exec.Command(bin, "run", "--config", cfgPath, "--listen", addr)
+	p.cmd.Stderr = p.stderr
+	p.cmd.Stdout = io.Discard
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = p.cmd.Process.Kill(); _, _ = p.cmd.Process.Wait() })
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		resp, err := http.Get("http://" + addr + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+			return p
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("tokenwire not serving after 60s:\n%s", p.stderr.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func (p *daemonProcess) kill() error {
+	if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		return err
+	}
+	_, err := p.cmd.Process.Wait()
+	return err
+}
+
+// TestCrashLosesNoEvent runs the real binary with http, kafka and nats
+// sinks, keeps the http receiver down for a while, kills the process with
+// SIGKILL in the middle of a stream of events, restarts it and checks that
+// every event answered with 202 reaches every sink at least once.
+func TestCrashLosesNoEvent(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the tokenwire binary")
+	}
+	bin := tokenwireBinary(t)
+	dir := t.TempDir()
+
+	// http receiver: down (503) until up is set.
+	var httpGot idSet
+	var isUp bool
+	var upMu sync.Mutex
+	receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		upMu.Lock()
+		ok := isUp
+		upMu.Unlock()
+		if !ok {
+			http.Error(w, "down", http.StatusServiceUnavailable)
+			return
+		}
+		body, _ := io.ReadAll(r.Body)
+		httpGot.add(jtiOf(t, body))
+	}))
+	defer receiver.Close()
+
+	cluster, err := kfake.NewCluster(kfake.SeedTopics(3, "token-events"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cluster.Close()
+
+	ns, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: t.TempDir(), NoLog: true, NoSigs: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ns.Start()
+	defer ns.Shutdown()
+	if !ns.ReadyForConnections(10 * time.Second) {
+		t.Fatal("nats-server did not start")
+	}
+	nc, err := nats.Connect(ns.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, _ := jetstream.New(nc)
+	stream, err := js.CreateStream(context.Background(), jetstream.StreamConfig{Name: "EVENTS", Subjects: []string{"tokens.issued"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	filter, _ := filepath.Abs("../../examples/claimfilter/claimfilter.wasm")
+	var listeners strings.Builder
+	for _, s := range []string{"webhook", "kafka", "nats"} {
+		fmt.Fprintf(&listeners, "  - name: to-%s\n    module: %s\n    config: {claims: [jti, sub], sink: %s}\n    sinks: [%s]\n", s, filter, s, s)
+	}
+	cfg := fmt.Sprintf(`outbox:
+  path: %s
+sinks:
+  - name: webhook
+    type: http
+    http: {url: %s}
+    delivery: {backoff_initial: 20ms, backoff_max: 200ms, breaker_failures: 1000, timeout: 2s}
+  - name: kafka
+    type: kafka
+    kafka: {brokers: [%q], topic: token-events}
+    delivery: {backoff_initial: 20ms, backoff_max: 200ms, timeout: 2s}
+  - name: nats
+    type: nats
+    nats: {url: %q, subject: tokens.issued}
+    delivery: {backoff_initial: 20ms, backoff_max: 200ms, timeout: 2s}
+listeners:
+%s`, filepath.Join(dir, "outbox.db"), receiver.URL, cluster.ListenAddrs()[0], ns.ClientURL(), listeners.String())
+	cfgPath := filepath.Join(dir, "tokenwire.yaml")
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	addr := freeAddr(t)
+	proc := startProcess(t, bin, cfgPath, addr)
+
+	const batches, perBatch = 40, 10
+	var accepted []string
+	post := func(b int) bool {
+		var body bytes.Buffer
+		var ids []string
+		for i := range perBatch {
+			id := fmt.Sprintf("ev-%03d-%02d", b, i)
+			ids = append(ids, id)
+			fmt.Fprintf(&body, `{"id":%q,"type":"id_token.issued","claims":{"iss":"https://op.example.com","sub":"user%d","aud":"client","iat":1767600843,"exp":1767604443,"jti":%q}}`+"\n", id, i%4, id)
+		}
+		resp, err := http.Post("http://"+addr+"/v1/events", "application/x-ndjson", &body)
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusAccepted {
+			accepted = append(accepted, ids...)
+			return true
+		}
+		return false
+	}
+	for b := range batches / 2 {
+		post(b)
+		time.Sleep(10 * time.Millisecond)
+	}
+	// Kill mid-stream: posts go on while the process dies.
+	killed := make(chan error, 1)
+	go func() { killed <- proc.kill() }()
+	for b := batches / 2; b < batches/2+5; b++ {
+		post(b)
+	}
+	if err := <-killed; err != nil && !strings.Contains(err.Error(), "killed") {
+		t.Fatalf("SIGKILL: %v", err)
+	}
+	time.Sleep(100 * time.Millisecond)
+	proc = startProcess(t, bin, cfgPath, addr)
+	for b := batches/2 + 5; b < batches; b++ {
+		if !post(b) {
+			t.Fatalf("batch %d refused after restart:\n%s", b, proc.stderr.String())
+		}
+	}
+	upMu.Lock()
+	isUp = true
+	upMu.Unlock()
+
+	// Read kafka and nats from the start while waiting.
+	var kafkaGot, natsGot idSet
+	consumer, err := kgo.NewClient(kgo.SeedBrokers(cluster.ListenAddrs()...), kgo.ConsumeTopics("token-events"), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer consumer.Close()
+	cons, err := stream.OrderedConsumer(context.Background(), jetstream.OrderedConsumerConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(45 * time.Second)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+		consumer.PollFetches(ctx).EachRecord(func(r *kgo.Record) { kafkaGot.add(jtiOf(t, r.Value)) })
+		cancel()
+		if batch, err := cons.FetchNoWait(500); err == nil {
+			for m := range batch.Messages() {
+				natsGot.add(jtiOf(t, m.Data()))
+			}
+		}
+		missHTTP, nHTTP := httpGot.missing(accepted)
+		missKafka, nKafka := kafkaGot.missing(accepted)
+		missNATS, nNATS := natsGot.missing(accepted)
+		if len(missHTTP)+len(missKafka)+len(missNATS) == 0 {
+			t.Logf("%d events accepted; deliveries: http %d, kafka %d, nats %d", len(accepted), nHTTP, nKafka, nNATS)
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d accepted events; missing: http %d (%.3q), kafka %d (%.3q), nats %d (%.3q)\nlog:\n%s",
+				len(accepted), len(missHTTP), missHTTP, len(missKafka), missKafka, len(missNATS), missNATS, proc.stderr.String())
+		}
+	}
+	if len(accepted) < (batches-5)*perBatch {
+		t.Errorf("only %d events accepted, want at least %d", len(accepted), (batches-5)*perBatch)
+	}
+}
