@@ -309,3 +309,77 @@ listeners:
 		t.Errorf("only %d events accepted, want at least %d", len(accepted), (batches-5)*perBatch)
 	}
 }
+
+// TestSinkDownNeverHangsIntake posts events one request at a time while
+// the only sink's receiver stalls every request: each answer must be a 202
+// or, once the sink's queue is full, a 503 with Retry-After, and none may
+// wait on the sink.
+func TestSinkDownNeverHangsIntake(t *testing.T) {
+	release := make(chan struct{})
+	stalled := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	defer stalled.Close()
+	defer close(release)
+
+	dir := t.TempDir()
+	filter, _ := filepath.Abs("../../examples/claimfilter/claimfilter.wasm")
+	cfg := fmt.Sprintf(`outbox:
+  path: %s
+  retry_after: 2s
+sinks:
+  - name: webhook
+    type: http
+    http: {url: %s}
+    delivery: {max_queue: 20, timeout: 30s}
+listeners:
+  - name: to-webhook
+    module: %s
+    config: {claims: [jti, sub], sink: webhook}
+    sinks: [webhook]
+`, filepath.Join(dir, "outbox.db"), stalled.URL, filter)
+	cfgPath := filepath.Join(dir, "tokenwire.yaml")
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	base, _, stderr, stop := startDaemon(t, "--config", cfgPath)
+	client := &http.Client{Timeout: 5 * time.Second}
+	var accepted, refused int
+	for i := range 60 {
+		body := fmt.Sprintf(`{"id":"ev-%02d","type":"id_token.issued","claims":{"iss":"https://op.example.com","sub":"u","aud":"c","iat":1767600843,"jti":"ev-%02d"}}`, i, i)
+		resp, err := client.Post(base+"/v1/events", "application/json", strings.NewReader(body))
+		if err != nil {
+			t.Fatalf("request %d: %v (a hang shows as a client timeout)", i, err)
+		}
+		resp.Body.Close()
+		switch resp.StatusCode {
+		case http.StatusAccepted:
+			accepted++
+		case http.StatusServiceUnavailable:
+			refused++
+			if got := resp.Header.Get("Retry-After"); got != "2" {
+				t.Errorf("503 Retry-After = %q, want 2", got)
+			}
+		default:
+			t.Fatalf("request %d: status %d", i, resp.StatusCode)
+		}
+		// Let dispatch reach the outbox before the next admission check.
+		time.Sleep(5 * time.Millisecond)
+	}
+	if accepted < 20 || refused == 0 {
+		t.Errorf("%d accepted and %d refused; want the 20 the queue holds accepted, then 503s", accepted, refused)
+	}
+	stopped := make(chan int, 1)
+	go func() { stopped <- stop() }()
+	select {
+	case code := <-stopped:
+		if code != exitOK {
+			t.Errorf("exit %d:\n%s", code, stderr.String())
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatalf("run did not stop with a stalled sink:\n%s", stderr.String())
+	}
+}

@@ -124,8 +124,10 @@ type Deliverer struct {
 	logger *slog.Logger
 	now    func() time.Time
 
-	stop chan struct{}
-	done chan struct{}
+	stop   chan struct{}
+	done   chan struct{}
+	ctx    context.Context // ends on Stop, cancelling the round in progress
+	cancel context.CancelFunc
 
 	mu      sync.Mutex
 	breaker string
@@ -136,6 +138,7 @@ func Deliver(q *Queue, d Driver, p Policy, logger *slog.Logger) *Deliverer {
 	p.fill()
 	dl := &Deliverer{q: q, d: d, p: p, logger: logger.With("sink", q.name), now: time.Now,
 		stop: make(chan struct{}), done: make(chan struct{}), breaker: BreakerClosed}
+	dl.ctx, dl.cancel = context.WithCancel(context.Background())
 	go dl.loop()
 	return dl
 }
@@ -157,10 +160,12 @@ func (dl *Deliverer) setBreaker(state string) {
 	}
 }
 
-// Stop ends the loop after the round in progress and closes the driver.
-// Records not delivered stay queued for the next start.
+// Stop cancels the round in progress, ends the loop and closes the
+// driver. Records of that round stay queued as they were, and are sent
+// again on the next start.
 func (dl *Deliverer) Stop() error {
 	close(dl.stop)
+	dl.cancel()
 	<-dl.done
 	return dl.d.Close()
 }
@@ -230,9 +235,21 @@ func (dl *Deliverer) loop() {
 // round delivers recs once and settles the outcome. It reports whether the
 // sink took the round without a retryable failure.
 func (dl *Deliverer) round(recs []Record) bool {
-	ctx, cancel := context.WithTimeout(context.Background(), dl.p.Timeout)
+	ctx, cancel := context.WithTimeout(dl.ctx, dl.p.Timeout)
 	errs := dl.d.Deliver(ctx, recs)
 	cancel()
+	if dl.ctx.Err() != nil {
+		// Stopping: failures caused by the cancellation count no
+		// attempt; only what the receiver took is settled.
+		var s Settlement
+		for i, r := range recs {
+			if errs == nil || errs[i] == nil {
+				s.Delivered = append(s.Delivered, r.Seq)
+			}
+		}
+		_ = dl.q.Settle(s)
+		return false
+	}
 	if errs != nil && len(errs) != len(recs) {
 		errs = AllFailed(fmt.Errorf("driver returned %d results for %d records", len(errs), len(recs)), len(recs))
 	}
