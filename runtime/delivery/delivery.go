@@ -79,7 +79,7 @@ func (d *Delivery) open(sc config.Sink, logger *slog.Logger) error {
 	d.queues = append(d.queues, q)
 	d.sinks[sc.Name] = outbox.NewSink(q, transform)
 	if sc.Type == "set-poll" {
-		p := &PollQueue{q: q}
+		p := &PollQueue{q: q, redeliverAfter: DefaultRedeliverAfter}
 		if sc.SETPoll.AuthTokenFile != "" {
 			p.token, err = readSecret(sc.SETPoll.AuthTokenFile, "set_poll.auth_token_file")
 			if err != nil {

@@ -24,18 +24,19 @@ const (
 	// longPollWait is how long a poll with returnImmediately false waits
 	// for a first SET.
 	longPollWait = 15 * time.Second
-	// redeliverAfter is how long a SET sent and not acknowledged waits
-	// before a poll returns it again.
-	redeliverAfter = 30 * time.Second
+	// DefaultRedeliverAfter is how long a SET sent and not acknowledged
+	// waits before a poll returns it again.
+	DefaultRedeliverAfter = 30 * time.Second
 )
 
 // PollQueue serves a "set-poll" sink's queue to receivers by RFC 8936
 // poll delivery: acknowledged SETs are deleted, SETs a receiver reports
 // errors for move to the dead letters, and SETs sent but not acknowledged
-// are sent again after redeliverAfter.
+// are sent again after DefaultRedeliverAfter.
 type PollQueue struct {
-	q     *outbox.Queue
-	token []byte
+	q              *outbox.Queue
+	token          []byte
+	redeliverAfter time.Duration
 
 	mu   sync.Mutex
 	sent map[string]sentSET // by jti
@@ -187,7 +188,7 @@ func (p *PollQueue) take(max int, sets map[string]string) (bool, error) {
 	now := time.Now()
 	for _, r := range recs {
 		j := jtiOf(r)
-		if s, ok := p.sent[j]; ok && now.Sub(s.at) < redeliverAfter {
+		if s, ok := p.sent[j]; ok && now.Sub(s.at) < p.redeliverAfter {
 			continue
 		}
 		if len(sets) == max {
