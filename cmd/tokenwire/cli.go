@@ -28,6 +28,7 @@ Usage:
   tokenwire replay  [--config FILE] [--module FILE.wasm ...] [--key FILE]
                     [--issuer URL] [EVENTS.ndjson | -]  dispatch a file of events
   tokenwire check   [--config FILE]                   validate config and modules
+  tokenwire dlq     list|replay|drop --config FILE    inspect and act on dead letters
   tokenwire version                                   print the version
 
 Run "tokenwire COMMAND --help" for the flags of a command.
@@ -47,6 +48,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return cmdReplay(ctx, rest, stdin, stdout, stderr)
 	case "check":
 		return cmdCheck(ctx, rest, stdout, stderr)
+	case "dlq":
+		return cmdDLQ(ctx, rest, stdout, stderr)
 	case "version", "--version":
 		if len(rest) > 0 {
 			fmt.Fprintf(stderr, "tokenwire version: unexpected argument %q\n", rest[0])

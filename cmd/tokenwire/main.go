@@ -6,6 +6,7 @@
 //	tokenwire run     [--config FILE] [--listen ADDR]
 //	tokenwire replay  [--config FILE] [--module FILE.wasm ...] [--key FILE] [--issuer URL] [EVENTS.ndjson | -]
 //	tokenwire check   [--config FILE]
+//	tokenwire dlq     list|replay|drop --config FILE [--sink NAME] [--all] [SEQ ...]
 //	tokenwire version
 package main
 

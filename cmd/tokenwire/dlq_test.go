@@ -1,0 +1,101 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/tokenwire/tokenwire/internal/outbox"
+)
+
+func TestDLQ(t *testing.T) {
+	dir := t.TempDir()
+	dbPath := filepath.Join(dir, "outbox.db")
+	cfgPath := filepath.Join(dir, "tokenwire.yaml")
+	cfg := "outbox: {path: outbox.db}\nsinks:\n  - {name: siem, type: http, http: {url: \"http://127.0.0.1:9/\"}}\n"
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	store, err := outbox.Open(dbPath, outbox.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	q, _ := store.Queue("siem", outbox.Limits{})
+	if _, err := q.Enqueue([]byte(`{"id":"a"}`), []byte(`{"id":"b"}`), []byte(`{"id":"c"}`)); err != nil {
+		t.Fatal(err)
+	}
+	recs, _ := q.Peek(0)
+	for i := range recs {
+		recs[i].Attempts, recs[i].Reason = 20, "20 attempts failed, last: receiver answered 503"
+	}
+	if err := q.Settle(outbox.Settlement{Dead: recs}); err != nil {
+		t.Fatal(err)
+	}
+
+	code, _, stderr := runCLI(t, nil, "dlq", "list", "--config", cfgPath)
+	if code != exitFailure || !strings.Contains(stderr, "in use by another process") {
+		t.Errorf("dlq list with the outbox open elsewhere: exit %d, %q; want a failure naming the lock", code, stderr)
+	}
+	if err := store.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	list := func() []dlqEntry {
+		t.Helper()
+		code, stdout, stderr := runCLI(t, nil, "dlq", "list", "--config", cfgPath)
+		if code != exitOK {
+			t.Fatalf("dlq list: exit %d: %s", code, stderr)
+		}
+		var out []dlqEntry
+		for _, line := range lines(stdout) {
+			var e dlqEntry
+			if err := json.Unmarshal([]byte(line), &e); err != nil {
+				t.Fatalf("dlq list line %q: %v", line, err)
+			}
+			out = append(out, e)
+		}
+		return out
+	}
+	dead := list()
+	if len(dead) != 3 || dead[0].Sink != "siem" || dead[0].Payload != `{"id":"a"}` || dead[0].Attempts != 20 || !strings.Contains(dead[0].Reason, "503") {
+		t.Fatalf("dlq list = %+v", dead)
+	}
+
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"dlq", "replay", "--config", cfgPath}, "--sink is required"},
+		{[]string{"dlq", "drop", "--config", cfgPath, "--sink", "siem"}, "--all"},
+		{[]string{"dlq", "drop", "--config", cfgPath, "--sink", "nosuch", "--all"}, `no queue for sink "nosuch"`},
+		{[]string{"dlq", "replay", "--config", cfgPath, "--sink", "siem", "x"}, "not a sequence number"},
+		{[]string{"dlq", "purge"}, "Usage"},
+	} {
+		if code, _, stderr := runCLI(t, nil, tc.args...); code != exitUsage || !strings.Contains(stderr, tc.want) {
+			t.Errorf("%q: exit %d, %q; want usage error with %q", tc.args, code, stderr, tc.want)
+		}
+	}
+
+	if code, _, stderr := runCLI(t, nil, "dlq", "replay", "--config", cfgPath, "--sink", "siem", strconv.FormatUint(dead[1].Seq, 10)); code != exitOK || !strings.Contains(stderr, "1 dead letter") {
+		t.Fatalf("dlq replay: exit %d: %s", code, stderr)
+	}
+	if code, _, stderr := runCLI(t, nil, "dlq", "drop", "--config", cfgPath, "--sink", "siem", "--all"); code != exitOK || !strings.Contains(stderr, "2 dead letter") {
+		t.Fatalf("dlq drop --all: exit %d: %s", code, stderr)
+	}
+	if left := list(); len(left) != 0 {
+		t.Errorf("dead letters left after drop --all: %+v", left)
+	}
+	store, err = outbox.Open(dbPath, outbox.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	q, _ = store.Queue("siem", outbox.Limits{})
+	back, _ := q.Peek(0)
+	if len(back) != 1 || string(back[0].Payload) != `{"id":"b"}` || back[0].Attempts != 0 {
+		t.Errorf("queue after replay = %+v, want b with no attempts", back)
+	}
+}
