@@ -126,7 +126,7 @@ type Sink struct {
 	// Name is the name listeners emit to. Required, unique.
 	Name string `yaml:"name"`
 	// Type is "stdout", "file", or a network type delivered through the
-	// outbox: "http", "set-push", "set-poll", "kafka" or "nats".
+	// outbox: "http", "set-push", "set-poll", "kafka", "nats" or "sqs".
 	Type string `yaml:"type"`
 	// Path is the file a "file" sink appends to.
 	Path string `yaml:"path"`
@@ -143,6 +143,7 @@ type Sink struct {
 	HTTP    *HTTPSink    `yaml:"http"`
 	Kafka   *KafkaSink   `yaml:"kafka"`
 	NATS    *NATSSink    `yaml:"nats"`
+	SQS     *SQSSink     `yaml:"sqs"`
 	SETPoll *SETPollSink `yaml:"set_poll"`
 	// Delivery is how the outbox retries a network sink.
 	Delivery Delivery `yaml:"delivery"`

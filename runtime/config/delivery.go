@@ -22,7 +22,7 @@ const (
 )
 
 // NetworkSinkTypes are the sink types delivered through the outbox.
-var NetworkSinkTypes = []string{"http", "set-push", "set-poll", "kafka", "nats"}
+var NetworkSinkTypes = []string{"http", "set-push", "set-poll", "kafka", "nats", "sqs"}
 
 // Outbox configures the durable store between emit and the network sinks,
 // and the intake journal.
@@ -121,6 +121,21 @@ type SETPollSink struct {
 	AuthTokenFile string `yaml:"auth_token_file"`
 }
 
+// SQSSink configures the "sqs" sink type. Credentials come from the AWS
+// SDK's standard chain.
+type SQSSink struct {
+	// QueueURL is the queue. Required. A URL ending in ".fifo" is a FIFO
+	// queue.
+	QueueURL string `yaml:"queue_url"`
+	// Region of the queue. Default: from the standard chain.
+	Region string `yaml:"region"`
+	// Endpoint overrides the SQS endpoint, for SQS-compatible servers.
+	Endpoint string `yaml:"endpoint"`
+	// MessageGroupID is the group of every message to a FIFO queue.
+	// Default: the payload's subject, else "tokenwire".
+	MessageGroupID string `yaml:"message_group_id"`
+}
+
 // Rotate configures rotation of a "file" sink. Zero fields mean no limit.
 type Rotate struct {
 	// MaxBytes starts a new file before one would pass this size.
@@ -203,8 +218,8 @@ func (s *Sink) normalizeNetwork(fail func(string, ...any)) bool {
 	if s.Path != "" || s.Fsync != "" {
 		fail("sink %q: type %s takes no path or fsync", s.Name, s.Type)
 	}
-	sections := map[string]bool{"http": s.HTTP != nil, "kafka": s.Kafka != nil, "nats": s.NATS != nil, "set_poll": s.SETPoll != nil}
-	want := map[string]string{"http": "http", "set-push": "http", "kafka": "kafka", "nats": "nats", "set-poll": "set_poll"}[s.Type]
+	sections := map[string]bool{"http": s.HTTP != nil, "kafka": s.Kafka != nil, "nats": s.NATS != nil, "sqs": s.SQS != nil, "set_poll": s.SETPoll != nil}
+	want := map[string]string{"http": "http", "set-push": "http", "kafka": "kafka", "nats": "nats", "sqs": "sqs", "set-poll": "set_poll"}[s.Type]
 	for name, set := range sections {
 		if set && name != want {
 			fail("sink %q: type %s takes no %s section", s.Name, s.Type, name)
@@ -224,6 +239,10 @@ func (s *Sink) normalizeNetwork(fail func(string, ...any)) bool {
 	case "nats":
 		if s.NATS == nil || s.NATS.URL == "" || s.NATS.Subject == "" {
 			fail("sink %q: type nats needs nats.url and nats.subject", s.Name)
+		}
+	case "sqs":
+		if s.SQS == nil || s.SQS.QueueURL == "" {
+			fail("sink %q: type sqs needs sqs.queue_url", s.Name)
 		}
 	case "set-poll":
 		if s.SETPoll == nil {

@@ -1,5 +1,6 @@
 // Package delivery opens the outbox of a configuration and the network
-// sinks that deliver from it: http, set-push, set-poll, kafka and nats.
+// sinks that deliver from it: http, set-push, set-poll, kafka, nats and
+// sqs.
 //
 // Emit to a network sink returns once the payload is in the outbox file;
 // a delivery loop per sink sends it on, retrying with backoff behind a
@@ -9,6 +10,7 @@
 package delivery
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -23,6 +25,7 @@ import (
 	"github.com/tokenwire/tokenwire/runtime/sink/httpsink"
 	"github.com/tokenwire/tokenwire/runtime/sink/kafkasink"
 	"github.com/tokenwire/tokenwire/runtime/sink/natssink"
+	"github.com/tokenwire/tokenwire/runtime/sink/sqssink"
 )
 
 // Delivery is an open outbox with the delivery loops of its sinks.
@@ -132,6 +135,8 @@ func driver(sc config.Sink) (outbox.Driver, error) {
 		return kafkasink.New(kafkasink.Options{Brokers: sc.Kafka.Brokers, Topic: sc.Kafka.Topic, Timeout: max(sc.Delivery.Timeout.Std(), minKafkaTimeout)})
 	case "nats":
 		return natssink.New(natssink.Options{URL: sc.NATS.URL, Subject: sc.NATS.Subject, CredsFile: sc.NATS.CredsFile})
+	case "sqs":
+		return sqssink.New(context.Background(), sqssink.Options{QueueURL: sc.SQS.QueueURL, Region: sc.SQS.Region, Endpoint: sc.SQS.Endpoint, MessageGroupID: sc.SQS.MessageGroupID})
 	}
 	return nil, fmt.Errorf("type %q has no driver", sc.Type)
 }
