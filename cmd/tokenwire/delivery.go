@@ -1,12 +1,28 @@
 package main
 
 import (
+	"io"
 	"log/slog"
 
 	"github.com/tokenwire/tokenwire/internal/server"
+	twruntime "github.com/tokenwire/tokenwire/runtime"
 	"github.com/tokenwire/tokenwire/runtime/config"
 	"github.com/tokenwire/tokenwire/runtime/delivery"
+	"github.com/tokenwire/tokenwire/runtime/sink"
 )
+
+// printNetworkSinks returns options that make replay write what listeners
+// emit to network sinks as lines on out. Replay is a test tool, so it
+// never delivers to a receiver and never touches the outbox.
+func printNetworkSinks(cfg *config.Config, out io.Writer) []twruntime.Option {
+	var opts []twruntime.Option
+	for _, sc := range cfg.Sinks {
+		if sc.IsNetwork() {
+			opts = append(opts, twruntime.WithSink(sc.Name, sink.NewLines(out)))
+		}
+	}
+	return opts
+}
 
 // openDelivery opens the outbox of cfg and returns it with the intake
 // options that journal events, answer 503 while a sink queue is full and

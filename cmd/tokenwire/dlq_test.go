@@ -99,3 +99,21 @@ func TestDLQ(t *testing.T) {
 		t.Errorf("queue after replay = %+v, want b with no attempts", back)
 	}
 }
+
+func TestReplayPrintsNetworkSinks(t *testing.T) {
+	dir := t.TempDir()
+	filter, _ := filepath.Abs("../../examples/claimfilter/claimfilter.wasm")
+	cfg := "outbox: {path: outbox.db}\nsinks:\n  - {name: siem, type: http, http: {url: \"http://127.0.0.1:9/\"}}\n" +
+		"listeners:\n  - {name: f, module: " + filter + ", config: {claims: [sub], sink: siem}, sinks: [siem]}\n"
+	cfgPath := filepath.Join(dir, "tokenwire.yaml")
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, stderr := runCLI(t, nil, "replay", "--config", cfgPath, alicePath)
+	if code != exitOK || strings.TrimSpace(stdout) != `{"sub":"alice"}` {
+		t.Fatalf("replay: exit %d, stdout %q, stderr:\n%s", code, stdout, stderr)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "outbox.db")); !os.IsNotExist(err) {
+		t.Errorf("replay created the outbox file (stat: %v)", err)
+	}
+}
