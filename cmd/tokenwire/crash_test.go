@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -18,11 +17,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/tokenwire/tokenwire/internal/natstest"
+	"github.com/tokenwire/tokenwire/internal/outbox/outboxtest"
 )
 
 var (
@@ -93,16 +93,6 @@ func jtiOf(t *testing.T, p []byte) string {
 		t.Errorf("payload %q has no jti: %v", p, err)
 	}
 	return v.JTI
-}
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
 }
 
 // daemonProcess is a tokenwire run child process.
@@ -177,25 +167,7 @@ func TestCrashLosesNoEvent(t *testing.T) {
 	}
 	defer cluster.Close()
 
-	ns, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: t.TempDir(), NoLog: true, NoSigs: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ns.Start()
-	defer ns.Shutdown()
-	if !ns.ReadyForConnections(10 * time.Second) {
-		t.Fatal("nats-server did not start")
-	}
-	nc, err := nats.Connect(ns.ClientURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, _ := jetstream.New(nc)
-	stream, err := js.CreateStream(context.Background(), jetstream.StreamConfig{Name: "EVENTS", Subjects: []string{"tokens.issued"}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	ns, stream := natstest.Start(t, -1, "tokens.issued")
 
 	filter, _ := filepath.Abs("../../examples/claimfilter/claimfilter.wasm")
 	var listeners strings.Builder
@@ -224,7 +196,7 @@ listeners:
 		t.Fatal(err)
 	}
 
-	addr := freeAddr(t)
+	addr := fmt.Sprintf("127.0.0.1:%d", outboxtest.FreePort(t))
 	proc := startProcess(t, bin, cfgPath, addr)
 
 	const batches, perBatch = 40, 10

@@ -11,12 +11,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/tokenwire/tokenwire/internal/natstest"
 	"github.com/tokenwire/tokenwire/internal/outbox"
 	"github.com/tokenwire/tokenwire/internal/payload"
 	"github.com/tokenwire/tokenwire/runtime/sink/httpsink"
@@ -115,24 +114,12 @@ func startKafka(b *testing.B, got chan<- string) outbox.Driver {
 }
 
 func startNATS(b *testing.B, got chan<- string) outbox.Driver {
-	ns, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: b.TempDir(), NoLog: true, NoSigs: true})
-	if err != nil {
-		b.Fatal(err)
-	}
-	ns.Start()
-	b.Cleanup(ns.Shutdown)
-	if !ns.ReadyForConnections(10 * time.Second) {
-		b.Fatal("nats-server did not start")
-	}
+	ns, _ := natstest.Start(b, -1, "events")
 	nc, err := nats.Connect(ns.ClientURL())
 	if err != nil {
 		b.Fatal(err)
 	}
 	b.Cleanup(nc.Close)
-	js, _ := jetstream.New(nc)
-	if _, err := js.CreateStream(context.Background(), jetstream.StreamConfig{Name: "EVENTS", Subjects: []string{"events"}}); err != nil {
-		b.Fatal(err)
-	}
 	if _, err := nc.Subscribe("events", func(m *nats.Msg) { got <- payload.Of(m.Data).ID }); err != nil {
 		b.Fatal(err)
 	}

@@ -5,10 +5,8 @@ import (
 	"encoding/base64"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -16,9 +14,10 @@ import (
 	"time"
 
 	"github.com/tokenwire/tokenwire/internal/outbox"
+	"github.com/tokenwire/tokenwire/internal/outbox/outboxtest"
 )
 
-var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+var quiet = outboxtest.Quiet
 
 // receiver is an HTTP endpoint whose behaviour the test switches.
 type receiver struct {
@@ -113,20 +112,6 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 	}
 }
 
-func newQueue(t *testing.T) *outbox.Queue {
-	t.Helper()
-	s, err := outbox.Open(filepath.Join(t.TempDir(), "outbox.db"), outbox.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = s.Close() })
-	q, err := s.Queue("receiver", outbox.Limits{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return q
-}
-
 var fastRetry = outbox.Policy{BackoffInitial: 5 * time.Millisecond, BackoffMax: 20 * time.Millisecond, BreakerFailures: 1000}
 
 func TestHTTPFailStallRecover(t *testing.T) {
@@ -137,7 +122,7 @@ func TestHTTPFailStallRecover(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	q := newQueue(t)
+	q := outboxtest.Queue(t, "receiver")
 	dl := outbox.Deliver(q, d, fastRetry, quiet)
 	defer dl.Stop()
 
@@ -154,7 +139,7 @@ func TestHTTPFailStallRecover(t *testing.T) {
 	_, before, _ := rc.snapshot()
 	waitFor(t, "stalled attempts to time out", func() bool { _, n, _ := rc.snapshot(); return n >= before+2 })
 	rc.set("ok")
-	waitFor(t, "every payload delivered", func() bool { n, _ := q.Len(); return n == 0 })
+	outboxtest.WaitEmpty(t, q, 15*time.Second)
 
 	got, _, bad := rc.snapshot()
 	if len(bad) > 0 {
@@ -176,7 +161,7 @@ func TestSETPush(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	q := newQueue(t)
+	q := outboxtest.Queue(t, "receiver")
 	set := func(jti string) []byte {
 		enc := base64.RawURLEncoding.EncodeToString
 		return []byte(enc([]byte(`{"alg":"ES256","typ":"secevent+jwt"}`)) + "." + enc([]byte(`{"jti":"`+jti+`"}`)) + ".c2ln")
@@ -191,7 +176,7 @@ func TestSETPush(t *testing.T) {
 	defer dl.Stop()
 	waitFor(t, "transient failures", func() bool { _, n, _ := rc.snapshot(); return n >= 2 })
 	rc.set("ok")
-	waitFor(t, "the queue to empty", func() bool { n, _ := q.Len(); return n == 0 })
+	outboxtest.WaitEmpty(t, q, 15*time.Second)
 
 	got, _, bad := rc.snapshot()
 	if len(bad) > 0 {

@@ -3,10 +3,6 @@ package kafkasink
 import (
 	"context"
 	"fmt"
-	"io"
-	"log/slog"
-	"net"
-	"path/filepath"
 	"strconv"
 	"testing"
 	"time"
@@ -15,44 +11,27 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/tokenwire/tokenwire/internal/outbox"
+	"github.com/tokenwire/tokenwire/internal/outbox/outboxtest"
 )
-
-// freePort returns a loopback port nothing listens on right now.
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
 
 // TestKafkaDownThenUp queues events while no broker listens, then starts a
 // kfake cluster on that address and checks every event arrives, keyed by
 // subject, with each subject's events in order on one partition.
 func TestKafkaDownThenUp(t *testing.T) {
-	port := freePort(t)
+	port := outboxtest.FreePort(t)
 	addr := "127.0.0.1:" + strconv.Itoa(port)
 	d, err := New(Options{Brokers: []string{addr}, Topic: "token-events", Timeout: time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := outbox.Open(filepath.Join(t.TempDir(), "outbox.db"), outbox.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	q, _ := s.Queue("kafka", outbox.Limits{})
+	q := outboxtest.Queue(t, "kafka")
 	const events = 300
 	for i := range events {
-		p := fmt.Sprintf(`{"id":"e%03d","subject":"user%d","seq":%d}`, i, i%7, i)
-		if _, err := q.Enqueue([]byte(p)); err != nil {
-			t.Fatal(err)
-		}
+		outboxtest.Enqueue(t, q, fmt.Sprintf(`{"id":"e%03d","subject":"user%d","seq":%d}`, i, i%7, i))
 	}
-	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	dl := outbox.Deliver(q, d, outbox.Policy{Batch: 50, Timeout: 2 * time.Second, BackoffInitial: 10 * time.Millisecond, BackoffMax: 50 * time.Millisecond, BreakerFailures: 1000, MaxAttempts: 1000}, logger)
+	policy := outboxtest.FastRetry
+	policy.Batch = 50
+	dl := outbox.Deliver(q, d, policy, outboxtest.Quiet)
 	defer dl.Stop()
 
 	time.Sleep(1500 * time.Millisecond) // broker down: rounds fail
@@ -64,13 +43,7 @@ func TestKafkaDownThenUp(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer cluster.Close()
-	deadline := time.Now().Add(20 * time.Second)
-	for n, _ := q.Len(); n > 0; n, _ = q.Len() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%d events still queued after the broker came up", n)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	outboxtest.WaitEmpty(t, q, 20*time.Second)
 
 	consumer, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.ConsumeTopics("token-events"), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
 	if err != nil {

@@ -6,8 +6,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -17,6 +15,7 @@ import (
 	"time"
 
 	"github.com/tokenwire/tokenwire/internal/outbox"
+	"github.com/tokenwire/tokenwire/internal/outbox/outboxtest"
 )
 
 // sqsEndpoint answers SendMessageBatch in the AWS JSON 1.0 protocol that
@@ -100,30 +99,19 @@ func TestSQSFIFOBatches(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := outbox.Open(filepath.Join(t.TempDir(), "outbox.db"), outbox.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	q, _ := st.Queue("sqs", outbox.Limits{})
+	q := outboxtest.Queue(t, "sqs")
 	for i := range 25 {
 		body := fmt.Sprintf(`{"id":"e%02d","subject":"user%d"}`, i, i%3)
 		if i == 7 {
 			body = `{"id":"e07","subject":"user1","note":"poison"}`
 		}
-		if _, err := q.Enqueue([]byte(body)); err != nil {
-			t.Fatal(err)
-		}
+		outboxtest.Enqueue(t, q, body)
 	}
-	dl := outbox.Deliver(q, d, outbox.Policy{Batch: 25, BackoffInitial: 5 * time.Millisecond, BackoffMax: 20 * time.Millisecond}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	policy := outboxtest.FastRetry
+	policy.Batch = 25
+	dl := outbox.Deliver(q, d, policy, outboxtest.Quiet)
 	defer dl.Stop()
-	deadline := time.Now().Add(10 * time.Second)
-	for n, _ := q.Len(); n > 0; n, _ = q.Len() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%d messages still queued", n)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	outboxtest.WaitEmpty(t, q, 10*time.Second)
 
 	ep.mu.Lock()
 	defer ep.mu.Unlock()
