@@ -136,7 +136,7 @@ func (p *daemonProcess) kill() error {
 // TestCrashLosesNoEvent runs the real binary with http, kafka and nats
 // sinks, keeps the http receiver down for a while, kills the process with
 // SIGKILL in the middle of a stream of events, restarts it and checks that
-// every event answered with 202 reaches every sink at least once.
+// every event accepted with 202 reaches every sink at least once.
 func TestCrashLosesNoEvent(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the tokenwire binary")
@@ -283,7 +283,7 @@ listeners:
 }
 
 // TestSinkDownNeverHangsIntake posts events one request at a time while
-// the only sink's receiver stalls every request: each answer must be a 202
+// the only sink's receiver stalls every request. Each response must be a 202
 // or, once the sink's queue is full, a 503 with Retry-After, and none may
 // wait on the sink.
 func TestSinkDownNeverHangsIntake(t *testing.T) {

@@ -25,8 +25,8 @@ func printNetworkSinks(cfg *config.Config, out io.Writer) []twruntime.Option {
 }
 
 // openDelivery opens the outbox of cfg and returns it with the intake
-// options that journal events, answer 503 while a sink queue is full and
-// serve set-poll and SSF metadata.
+// options that journal events, respond with 503 while a sink queue is
+// full, and serve set-poll and the SSF metadata.
 func openDelivery(cfg *config.Config, logger *slog.Logger) (*delivery.Delivery, []server.Option, error) {
 	d, err := delivery.Open(cfg, logger)
 	if err != nil {

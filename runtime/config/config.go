@@ -145,7 +145,7 @@ type Sink struct {
 	NATS    *NATSSink    `yaml:"nats"`
 	SQS     *SQSSink     `yaml:"sqs"`
 	SETPoll *SETPollSink `yaml:"set_poll"`
-	// Delivery is how the outbox retries a network sink.
+	// Delivery is the retry policy and queue bounds of a network sink.
 	Delivery Delivery `yaml:"delivery"`
 	// Redact drops or hashes members of JSON payloads before they are
 	// written or queued.

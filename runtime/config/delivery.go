@@ -32,11 +32,11 @@ type Outbox struct {
 	// or the journal is on.
 	Path string `yaml:"path"`
 	// Journal makes "tokenwire run" write each accepted event to the
-	// outbox before it answers 202, and dispatch journaled events again
+	// outbox before it responds with 202, and dispatch journaled events again
 	// after a crash. Default true when Path is set.
 	Journal *bool `yaml:"journal"`
 	// JournalMaxEvents bounds the events journaled and not yet
-	// dispatched; past it intake answers 503. Default 100000.
+	// dispatched. Past it, intake responds with 503. Default 100000.
 	JournalMaxEvents int `yaml:"journal_max_events"`
 	// RetryAfter is the Retry-After of a 503 caused by a full queue.
 	// Default 1s.
@@ -48,11 +48,10 @@ func (o *Outbox) JournalOn() bool {
 	return o.Path != "" && (o.Journal == nil || *o.Journal)
 }
 
-// Delivery is how the outbox retries one network sink, and how much it
-// holds for it.
+// Delivery is the retry policy and the queue bounds of one network sink.
 type Delivery struct {
 	// MaxQueue bounds the payloads queued for the sink; past it emit
-	// returns UNAVAILABLE and intake answers 503. Default 100000.
+	// returns UNAVAILABLE and intake responds with 503. Default 100000.
 	MaxQueue int `yaml:"max_queue"`
 	// MaxQueueBytes bounds the payload bytes queued for the sink, and so
 	// the disk the queue takes (about this plus 20% for the file's own

@@ -2,9 +2,9 @@
 // sinks that deliver from it: http, set-push, set-poll, kafka, nats and
 // sqs.
 //
-// Emit to a network sink returns once the payload is in the outbox file;
-// a delivery loop per sink sends it on, retrying with backoff behind a
-// circuit breaker, and moves what it cannot deliver to the sink's dead
+// Emit to a network sink returns once the payload is in the outbox file.
+// A delivery loop per sink then sends it on and retries with backoff
+// behind a circuit breaker. What it cannot deliver moves to the sink's dead
 // letters. The guarantee is at-least-once: receivers deduplicate by the
 // event id or the SET's jti.
 package delivery
@@ -174,7 +174,7 @@ func (d *Delivery) Journal() *outbox.Queue { return d.journal }
 func (d *Delivery) Polls() map[string]*PollQueue { return d.polls }
 
 // Congested returns the name of a sink whose queue is full, or "" when
-// every queue has room. Intake answers 503 while one is full, because
+// every queue has room. Intake responds with 503 while one is full, because
 // events accepted now would find no room for their payloads.
 func (d *Delivery) Congested() string {
 	for _, q := range d.queues {

@@ -50,7 +50,7 @@ func fakeSET(jti string) string {
 	return enc([]byte(`{"alg":"ES256","typ":"secevent+jwt"}`)) + "." + enc([]byte(`{"jti":"`+jti+`","events":{}}`)) + ".c2ln"
 }
 
-// poll sends one RFC 8936 poll request and decodes the answer.
+// poll sends one RFC 8936 poll request and decodes the response.
 func poll(t *testing.T, url string, req map[string]any) pollResponse {
 	t.Helper()
 	body, _ := json.Marshal(req)

@@ -19,7 +19,7 @@ const (
 	// DefaultMaxEvents is how many SETs a poll returns when the request
 	// names no maxEvents.
 	DefaultMaxEvents = 100
-	// maxMaxEvents bounds maxEvents, whatever the request asks.
+	// maxMaxEvents caps the maxEvents of a request.
 	maxMaxEvents = 1000
 	// longPollWait is how long a poll with returnImmediately false waits
 	// for a first SET.
@@ -60,7 +60,7 @@ type setError struct {
 	Description string `json:"description"`
 }
 
-// pollResponse is the body of a poll's answer (section 2.5).
+// pollResponse is the body of the response to a poll (section 2.5).
 type pollResponse struct {
 	Sets          map[string]string `json:"sets"`
 	MoreAvailable bool              `json:"moreAvailable,omitempty"`
@@ -74,7 +74,7 @@ func jtiOf(r outbox.Record) string {
 	return fmt.Sprintf("tokenwire-%d", r.Seq)
 }
 
-// ServeHTTP answers one poll.
+// ServeHTTP handles one poll request.
 func (p *PollQueue) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	if p.token != nil {
 		h := req.Header.Get("Authorization")

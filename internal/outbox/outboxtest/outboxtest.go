@@ -16,7 +16,7 @@ import (
 var Quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 
 // FastRetry retries after a few milliseconds and never gives up or opens
-// the breaker, so a test sees delivery resume as soon as a receiver does.
+// the breaker, so delivery resumes soon after a receiver comes back.
 var FastRetry = outbox.Policy{
 	Timeout:         2 * time.Second,
 	BackoffInitial:  5 * time.Millisecond,

@@ -2,12 +2,12 @@
 // aws-sdk-go-v2, ten at a time with SendMessageBatch.
 //
 // Credentials and the region come from the SDK's standard chain
-// (environment, shared config files, web identity, instance roles). For a
-// FIFO queue (its URL ends in ".fifo") each message gets a message group id,
-// the configured one or else the payload's subject, so one subject's events
-// stay in order, and a deduplication id, the payload's event id or jti or
-// else the SHA-256 of the payload, so SQS drops redeliveries within its
-// five-minute deduplication interval.
+// (environment, shared config files, web identity, instance roles). A FIFO
+// queue is one whose URL ends in ".fifo". There each message gets a message
+// group id, the configured one or else the payload's subject, so one
+// subject's events stay in order. Each also gets a deduplication id, the
+// payload's event id or jti or else the SHA-256 of the payload, so SQS drops
+// redeliveries within its five-minute deduplication interval.
 package sqssink
 
 import (

@@ -18,7 +18,7 @@ import (
 	"github.com/tokenwire/tokenwire/internal/outbox/outboxtest"
 )
 
-// sqsEndpoint answers SendMessageBatch in the AWS JSON 1.0 protocol that
+// sqsEndpoint serves SendMessageBatch in the AWS JSON 1.0 protocol that
 // aws-sdk-go-v2's SQS client speaks. goaws v0.4.5 routes only the older
 // query protocol (a form field "Action"), so the test serves the JSON
 // protocol itself. It fails the first requests with 500, rejects bodies
