@@ -150,7 +150,11 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	drainCtx, cancel := context.WithTimeout(context.Background(), cfg.Intake.DrainTimeout.Std())
 	defer cancel()
 	if left := srv.Drain(drainCtx); left > 0 {
-		logger.Error("drain timed out: events were accepted but not dispatched", "undispatched", left)
+		if dlv.Journal() != nil {
+			logger.Warn("drain timed out: the undispatched events stay in the intake journal and are dispatched on the next start", "undispatched", left)
+		} else {
+			logger.Error("drain timed out: events were accepted but not dispatched", "undispatched", left)
+		}
 		code = exitFailure
 	}
 	closeWith(drainCtx, logger, "runtime", rt)
