@@ -117,3 +117,15 @@ func TestReplayPrintsNetworkSinks(t *testing.T) {
 		t.Errorf("replay created the outbox file (stat: %v)", err)
 	}
 }
+
+func TestDeliveryExampleConfigChecks(t *testing.T) {
+	code, out, errOut := runCLI(t, nil, "check", "--config", "../../examples/configs/delivery.yaml")
+	if code != exitOK {
+		t.Fatalf("check of the delivery example: exit %d, stderr:\n%s", code, errOut)
+	}
+	for _, want := range []string{"sink         siem: http", "sink         events: kafka", "sink         partner: set-poll", "listener audit-partner"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("check output does not contain %q:\n%s", want, out)
+		}
+	}
+}
