@@ -110,11 +110,11 @@ func (s *Server) Recover(ctx context.Context) (int, error) {
 	if len(jobs) == 0 {
 		return 0, nil
 	}
-	go func() {
-		for len(jobs) > 0 {
-			n := min(len(jobs), max(1, s.limits.QueueSize/2))
-			if s.queue.push(jobs[:n]) {
-				jobs = jobs[n:]
+	go func(pending []job) {
+		for len(pending) > 0 {
+			n := min(len(pending), max(1, s.limits.QueueSize/2))
+			if s.queue.push(pending[:n]) {
+				pending = pending[n:]
 				continue
 			}
 			select {
@@ -123,6 +123,6 @@ func (s *Server) Recover(ctx context.Context) (int, error) {
 			case <-time.After(10 * time.Millisecond):
 			}
 		}
-	}()
+	}(jobs)
 	return len(jobs), nil
 }
