@@ -37,6 +37,7 @@ type Delivery struct {
 	polls      map[string]*PollQueue
 	journal    *outbox.Queue
 	retryAfter config.Duration
+	push       bool // a set-push sink is configured
 }
 
 // Open opens cfg's outbox and starts a delivery loop per network sink. It
@@ -81,6 +82,7 @@ func (d *Delivery) open(sc config.Sink, logger *slog.Logger) error {
 	}
 	d.queues = append(d.queues, q)
 	d.sinks[sc.Name] = outbox.NewSink(q, transform)
+	d.push = d.push || sc.Type == "set-push"
 	if sc.Type == "set-poll" {
 		p := &PollQueue{q: q, redeliverAfter: DefaultRedeliverAfter}
 		if sc.SETPoll.AuthTokenFile != "" {

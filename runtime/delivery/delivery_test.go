@@ -140,7 +140,7 @@ func TestSETPoll(t *testing.T) {
 }
 
 func TestSSFConfiguration(t *testing.T) {
-	d := openConfig(t, "issuer: https://tw.example.com\noutbox: {path: outbox.db}\nsinks:\n  - {name: partner, type: set-poll}\n")
+	d := openConfig(t, "issuer: https://tw.example.com\noutbox: {path: outbox.db}\nsinks:\n  - {name: partner, type: set-poll}\n  - {name: push, type: set-push, http: {url: \"https://rp.example.com/set\"}}\n")
 	rec := httptest.NewRecorder()
 	d.SSFConfiguration("https://tw.example.com").ServeHTTP(rec, httptest.NewRequest("GET", "/.well-known/ssf-configuration", nil))
 	var c map[string]any
@@ -153,6 +153,23 @@ func TestSSFConfiguration(t *testing.T) {
 	methods, _ := json.Marshal(c["delivery_methods_supported"])
 	if string(methods) != `["urn:ietf:rfc:8935","urn:ietf:rfc:8936"]` {
 		t.Errorf("delivery_methods_supported = %s", methods)
+	}
+	endpoints, _ := json.Marshal(c["tokenwire_poll_endpoints"])
+	if string(endpoints) != `["https://tw.example.com/v1/sets/poll/partner"]` {
+		t.Errorf("tokenwire_poll_endpoints = %s", endpoints)
+	}
+
+	pollOnly := openConfig(t, "outbox: {path: outbox.db}\nsinks:\n  - {name: partner, type: set-poll}\n")
+	rec = httptest.NewRecorder()
+	req := httptest.NewRequest("GET", "/.well-known/ssf-configuration", nil)
+	req.Host = "127.0.0.1:8080"
+	pollOnly.SSFConfiguration("").ServeHTTP(rec, req)
+	if err := json.Unmarshal(rec.Body.Bytes(), &c); err != nil {
+		t.Fatal(err)
+	}
+	methods, _ = json.Marshal(c["delivery_methods_supported"])
+	if c["issuer"] != "http://127.0.0.1:8080" || c["jwks_uri"] != "http://127.0.0.1:8080/.well-known/jwks.json" || string(methods) != `["urn:ietf:rfc:8936"]` {
+		t.Errorf("metadata without issuer and push = %v", c)
 	}
 }
 

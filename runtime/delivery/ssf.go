@@ -2,6 +2,7 @@ package delivery
 
 import (
 	"net/http"
+	"slices"
 	"strings"
 )
 
@@ -22,7 +23,9 @@ type ssfConfiguration struct {
 
 // SSFConfiguration returns the handler of the transmitter metadata for
 // issuer. The JWK set and poll endpoints are named under issuer, or under
-// the request's own host when issuer is empty.
+// the request's own host when issuer is empty. The delivery methods listed
+// are those of the configured sinks: push for a set-push sink, poll for a
+// set-poll sink.
 func (d *Delivery) SSFConfiguration(issuer string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		base := strings.TrimSuffix(issuer, "/")
@@ -36,7 +39,13 @@ func (d *Delivery) SSFConfiguration(issuer string) http.Handler {
 		c := ssfConfiguration{
 			Issuer:                   issuer,
 			JWKSURI:                  base + "/.well-known/jwks.json",
-			DeliveryMethodsSupported: []string{MethodPush, MethodPoll},
+			DeliveryMethodsSupported: []string{},
+		}
+		if d.push {
+			c.DeliveryMethodsSupported = append(c.DeliveryMethodsSupported, MethodPush)
+		}
+		if len(d.polls) > 0 {
+			c.DeliveryMethodsSupported = append(c.DeliveryMethodsSupported, MethodPoll)
 		}
 		if c.Issuer == "" {
 			c.Issuer = base
@@ -44,6 +53,7 @@ func (d *Delivery) SSFConfiguration(issuer string) http.Handler {
 		for name := range d.polls {
 			c.PollEndpoints = append(c.PollEndpoints, base+PollPath(name))
 		}
+		slices.Sort(c.PollEndpoints)
 		writeJSON(w, http.StatusOK, c)
 	})
 }
