@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -127,5 +128,67 @@ func TestDeliveryExampleConfigChecks(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Errorf("check output does not contain %q:\n%s", want, out)
 		}
+	}
+}
+
+// TestRunServesSETPoll checks the wiring of run: a listener's emits to a
+// set-poll sink are served at the poll endpoint, and the SSF metadata
+// names it.
+func TestRunServesSETPoll(t *testing.T) {
+	dir := t.TempDir()
+	filter, _ := filepath.Abs("../../examples/claimfilter/claimfilter.wasm")
+	cfg := "outbox: {path: outbox.db}\nsinks:\n  - {name: partner, type: set-poll}\n" +
+		"listeners:\n  - {name: f, module: " + filter + ", config: {claims: [jti, sub], sink: partner}, sinks: [partner]}\n"
+	cfgPath := filepath.Join(dir, "tokenwire.yaml")
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	base, _, stderr, stop := startDaemon(t, "--config", cfgPath)
+	defer stop()
+	event := `{"id":"ev-1","type":"id_token.issued","claims":{"iss":"https://op.example.com","sub":"alice","aud":"c","iat":1767600843,"jti":"ev-1"}}`
+	resp, err := http.Post(base+"/v1/events", "application/json", strings.NewReader(event))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusAccepted {
+		t.Fatalf("POST event = %d", resp.StatusCode)
+	}
+
+	pollOnce := func(body string) map[string]any {
+		t.Helper()
+		resp, err := http.Post(base+"/v1/sets/poll/partner", "application/json", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var out map[string]any
+		if resp.StatusCode != http.StatusOK || json.NewDecoder(resp.Body).Decode(&out) != nil {
+			t.Fatalf("poll %s: status %d\n%s", body, resp.StatusCode, stderr.String())
+		}
+		return out
+	}
+	// The long poll waits for the dispatch of the event.
+	got := pollOnce(`{"maxEvents": 10, "returnImmediately": false}`)
+	sets, _ := got["sets"].(map[string]any)
+	if sets["ev-1"] != `{"jti":"ev-1","sub":"alice"}` {
+		t.Fatalf("poll = %v, want the payload under jti ev-1", got)
+	}
+	got = pollOnce(`{"ack": ["ev-1"], "returnImmediately": true}`)
+	if sets, _ := got["sets"].(map[string]any); len(sets) != 0 {
+		t.Errorf("poll after the ack = %v, want no SETs", got)
+	}
+
+	resp, err = http.Get(base + "/.well-known/ssf-configuration")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var meta map[string]any
+	if err := json.NewDecoder(resp.Body).Decode(&meta); err != nil {
+		t.Fatal(err)
+	}
+	if meta["jwks_uri"] != base+"/.well-known/jwks.json" {
+		t.Errorf("ssf-configuration = %v, want jwks_uri %s/.well-known/jwks.json", meta, base)
 	}
 }
