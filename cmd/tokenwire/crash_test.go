@@ -358,3 +358,98 @@ listeners:
 		t.Fatalf("run did not stop with a stalled sink:\n%s", stderr.String())
 	}
 }
+
+// TestKafkaIntakeSurvivesKill runs two tokenwire processes as one Kafka
+// consumer group, kills one with SIGKILL while events stream in, restarts
+// it, and checks that every produced event reaches the sink.
+func TestKafkaIntakeSurvivesKill(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the tokenwire binary")
+	}
+	bin := tokenwireBinary(t)
+	var got idSet
+	receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		got.add(jtiOf(t, body))
+	}))
+	defer receiver.Close()
+	cluster, err := kfake.NewCluster(kfake.SeedTopics(4, "events-in"), kfake.GroupMinSessionTimeout(500*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cluster.Close()
+
+	filter, _ := filepath.Abs("../../examples/claimfilter/claimfilter.wasm")
+	start := func(name string) (*daemonProcess, string, string) {
+		dir := filepath.Join(t.TempDir(), name)
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		cfg := fmt.Sprintf(`outbox: {path: %s}
+kafka_intake: {brokers: [%q], topic: events-in, group: tokenwire, session_timeout: 2s}
+sinks:
+  - name: webhook
+    type: http
+    http: {url: %s}
+    delivery: {backoff_initial: 20ms, backoff_max: 200ms, max_attempts: 1000000}
+listeners:
+  - {name: f, module: %s, config: {claims: [jti, sub], sink: webhook}, sinks: [webhook]}
+`, filepath.Join(dir, "outbox.db"), cluster.ListenAddrs()[0], receiver.URL, filter)
+		cfgPath := filepath.Join(dir, "tokenwire.yaml")
+		if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		addr := fmt.Sprintf("127.0.0.1:%d", outboxtest.FreePort(t))
+		return startProcess(t, bin, cfgPath, addr), cfgPath, addr
+	}
+	a, aConfig, aAddr := start("a")
+	b, _, _ := start("b")
+
+	producer, err := kgo.NewClient(kgo.SeedBrokers(cluster.ListenAddrs()...), kgo.DefaultProduceTopic("events-in"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer producer.Close()
+	var produced []string
+	produce := func(from, to int) {
+		var recs []*kgo.Record
+		for i := from; i < to; i++ {
+			id := fmt.Sprintf("k-%04d", i)
+			produced = append(produced, id)
+			value := fmt.Sprintf(`{"id":%q,"type":"id_token.issued","claims":{"iss":"https://op.example.com","sub":"user%d","aud":"c","iat":1767600843,"jti":%q}}`, id, i%8, id)
+			recs = append(recs, &kgo.Record{Key: []byte(fmt.Sprintf("user%d", i%8)), Value: []byte(value)})
+		}
+		if err := producer.ProduceSync(context.Background(), recs...).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitDelivered := func(n int, timeout time.Duration) {
+		t.Helper()
+		deadline := time.Now().Add(timeout)
+		for {
+			missing, _ := got.missing(produced)
+			if len(produced)-len(missing) >= n {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%d of %d produced events delivered after %s; first missing %q\nA:\n%s\nB:\n%s",
+					len(produced)-len(missing), len(produced), timeout, missing[:min(3, len(missing))], a.stderr.String(), b.stderr.String())
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+
+	produce(0, 200)
+	waitDelivered(50, 60*time.Second)
+	if err := a.kill(); err != nil && !strings.Contains(err.Error(), "killed") {
+		t.Fatalf("SIGKILL: %v", err)
+	}
+	produce(200, 400)
+	a = startProcess(t, bin, aConfig, aAddr)
+	waitDelivered(400, 60*time.Second)
+	for name, p := range map[string]*daemonProcess{"A": a, "B": b} {
+		if !strings.Contains(p.stderr.String(), "consuming events from kafka") {
+			t.Errorf("process %s did not join the consumer group:\n%s", name, p.stderr.String())
+		}
+	}
+}

@@ -116,6 +116,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	} else if n > 0 {
 		logger.Info("dispatching events journaled before a stop", "events", n)
 	}
+	stopKafka := startKafkaIntake(ctx, cfg, srv, logger)
 	httpServer := &http.Server{
 		Handler:           srv.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
@@ -147,6 +148,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		_ = httpServer.Close()
 	}
 	cancelShutdown()
+	stopKafka()
 	drainCtx, cancel := context.WithTimeout(context.Background(), cfg.Intake.DrainTimeout.Std())
 	defer cancel()
 	if left := srv.Drain(drainCtx); left > 0 {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"io"
 	"log/slog"
 
@@ -45,4 +46,24 @@ func openDelivery(cfg *config.Config, logger *slog.Logger) (*delivery.Delivery, 
 		opts = append(opts, server.WithRoute("POST "+delivery.PollPath(name), p))
 	}
 	return d, opts, nil
+}
+
+// startKafkaIntake consumes cfg's kafka_intake topic into srv, when one is
+// set, and returns the function that stops it and waits.
+func startKafkaIntake(ctx context.Context, cfg *config.Config, srv *server.Server, logger *slog.Logger) (stop func()) {
+	if cfg.KafkaIntake.Topic == "" {
+		return func() {}
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := srv.ConsumeKafka(ctx, cfg.KafkaIntake); err != nil {
+			logger.Error("kafka intake stopped", "error", err)
+		}
+	}()
+	return func() {
+		cancel()
+		<-done
+	}
 }

@@ -110,19 +110,24 @@ func (s *Server) Recover(ctx context.Context) (int, error) {
 	if len(jobs) == 0 {
 		return 0, nil
 	}
-	go func(pending []job) {
-		for len(pending) > 0 {
-			n := min(len(pending), max(1, s.limits.QueueSize/2))
-			if s.queue.push(pending[:n]) {
-				pending = pending[n:]
-				continue
-			}
-			select {
-			case <-ctx.Done():
-				return
-			case <-time.After(10 * time.Millisecond):
-			}
-		}
-	}(jobs)
+	go s.pushWait(ctx, jobs)
 	return len(jobs), nil
+}
+
+// pushWait queues jobs for dispatch in parts of at most half the queue,
+// waiting while the queue is full. It returns false when ctx ends first.
+func (s *Server) pushWait(ctx context.Context, jobs []job) bool {
+	for len(jobs) > 0 {
+		n := min(len(jobs), max(1, s.limits.QueueSize/2))
+		if s.queue.push(jobs[:n]) {
+			jobs = jobs[n:]
+			continue
+		}
+		select {
+		case <-ctx.Done():
+			return false
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	return true
 }

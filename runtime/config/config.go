@@ -67,6 +67,8 @@ type Config struct {
 	// Outbox is the durable store of the network sinks and the intake
 	// journal (see delivery.go).
 	Outbox Outbox `yaml:"outbox"`
+	// KafkaIntake consumes events from a Kafka topic (see delivery.go).
+	KafkaIntake KafkaIntake `yaml:"kafka_intake"`
 
 	// Path is the file the config was read from, empty when built in code.
 	Path string `yaml:"-"`

@@ -131,6 +131,8 @@ func TestParseErrors(t *testing.T) {
 		{"kafka without topic", "outbox: {path: o.db}\nsinks:\n  - name: q\n    type: kafka\n    kafka: {brokers: [\"127.0.0.1:9092\"]}\n", []string{":3:", "kafka.topic"}},
 		{"wrong section", "outbox: {path: o.db}\nsinks:\n  - name: q\n    type: nats\n    nats: {url: \"nats://127.0.0.1\", subject: s}\n    kafka: {topic: t}\n", []string{"takes no kafka section"}},
 		{"bad http url", "outbox: {path: o.db}\nsinks:\n  - name: q\n    type: http\n    http: {url: \"ftp://x\"}\n", []string{"not an http or https URL"}},
+		{"kafka intake without journal", "kafka_intake: {brokers: [\"127.0.0.1:9092\"], topic: events}\n", []string{"kafka_intake", "outbox.path"}},
+		{"kafka intake without topic", "outbox: {path: o.db}\nkafka_intake: {brokers: [\"127.0.0.1:9092\"]}\n", []string{"kafka_intake needs brokers and topic"}},
 		{"rotate on stdout", "sinks:\n  - name: q\n    type: stdout\n    rotate: {max_bytes: 1MiB}\n", []string{"rotate applies to type file only"}},
 		{"file sink without path", "sinks:\n  - name: f\n    type: file\n", []string{"needs a path"}},
 		{"bad fsync", "sinks:\n  - name: f\n    type: file\n    path: x\n    fsync: sometimes\n", []string{"sometimes"}},

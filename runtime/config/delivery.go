@@ -135,6 +135,23 @@ type SQSSink struct {
 	MessageGroupID string `yaml:"message_group_id"`
 }
 
+// KafkaIntake makes "tokenwire run" consume events from a Kafka topic as
+// one member of a consumer group, beside HTTP intake. Offsets are committed
+// only after the events are in the intake journal, so it needs the outbox
+// with the journal on.
+type KafkaIntake struct {
+	// Brokers are the seed brokers, host:port. Required with Topic.
+	Brokers []string `yaml:"brokers"`
+	// Topic holds one JSON event, or NDJSON, per record. Empty: off.
+	Topic string `yaml:"topic"`
+	// Group is the consumer group that the tokenwire processes share.
+	// Default "tokenwire".
+	Group string `yaml:"group"`
+	// SessionTimeout is how long the group waits for heartbeats of a
+	// member before its partitions go to the others. Default 45s.
+	SessionTimeout Duration `yaml:"session_timeout"`
+}
+
 // Rotate configures rotation of a "file" sink. Zero fields mean no limit.
 type Rotate struct {
 	// MaxBytes starts a new file before one would pass this size.
@@ -200,6 +217,20 @@ func (c *Config) normalizeOutbox(fail func(int, string, ...any)) {
 	}
 	if o.Journal != nil && *o.Journal && o.Path == "" {
 		fail(0, "outbox.journal is on but outbox.path is not set: set outbox.path to a file, such as /var/lib/tokenwire/outbox.db")
+	}
+	if k := &c.KafkaIntake; k.Topic != "" || len(k.Brokers) > 0 {
+		if k.Topic == "" || len(k.Brokers) == 0 {
+			fail(0, "kafka_intake needs brokers and topic")
+		}
+		if !o.JournalOn() {
+			fail(0, "kafka_intake commits offsets only after the intake journal holds the events: set outbox.path and leave outbox.journal on")
+		}
+		if k.Group == "" {
+			k.Group = "tokenwire"
+		}
+		if k.SessionTimeout == 0 {
+			k.SessionTimeout = Duration(45 * time.Second)
+		}
 	}
 	for _, s := range c.Sinks {
 		if s.IsNetwork() && o.Path == "" {
