@@ -75,7 +75,7 @@ func (s *Server) decodeRecords(records []*kgo.Record) []job {
 				break
 			}
 			if err != nil {
-				s.logger.Warn("kafka record holds an invalid event: skipped", "partition", r.Partition, "offset", r.Offset, "error", err)
+				s.logger.Warn("kafka record contains an invalid event: skipped", "partition", r.Partition, "offset", r.Offset, "error", err)
 				var lineErr *intake.Error
 				if errors.As(err, &lineErr) {
 					continue
