@@ -151,19 +151,21 @@ func New(ctx context.Context, cfg *config.Config, opts ...Option) (*Runtime, err
 	return r, nil
 }
 
-// openSink opens the sink sc describes.
+// openSink opens the sink sc describes: stdout and file sinks. Network
+// sinks are opened by the delivery layer and passed with WithSink.
 func (r *Runtime) openSink(sc config.Sink) (sink.Sink, error) {
 	switch sc.Type {
 	case "stdout":
 		return sink.NewLines(r.opts.stdout), nil
 	case "file":
-		f, err := sink.OpenFile(sc.Path, sink.FsyncPolicy(sc.Fsync), sc.FsyncInterval.Std())
+		f, err := sink.OpenRotatingFile(sc.Path, sink.FsyncPolicy(sc.Fsync), sc.FsyncInterval.Std(), sink.Rotation{
+			MaxBytes: int64(sc.Rotate.MaxBytes), MaxAge: sc.Rotate.MaxAge.Std(), Keep: sc.Rotate.Keep})
 		if err != nil {
 			return nil, fmt.Errorf("sink %q: %w", sc.Name, err)
 		}
 		return f, nil
 	default:
-		return nil, fmt.Errorf("sink %q: type %q is unknown: use stdout or file", sc.Name, sc.Type)
+		return nil, fmt.Errorf("sink %q: type %q is not opened by the runtime: pass it with WithSink (tokenwire run opens network sinks at start, so adding one takes a restart)", sc.Name, sc.Type)
 	}
 }
 

@@ -30,6 +30,7 @@ Usage:
   tokenwire check   [--config FILE] [--against URL]   validate config and modules, and
                                                       say what a reload would change
   tokenwire status  [--config FILE] [--addr URL]      show a running daemon's listeners
+  tokenwire dlq     list|replay|drop --config FILE    inspect and act on dead letters
   tokenwire version                                   print the version
 
 Run "tokenwire COMMAND --help" for the flags of a command.
@@ -51,6 +52,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return cmdCheck(ctx, rest, stdout, stderr)
 	case "status":
 		return cmdStatus(ctx, rest, stdout, stderr)
+	case "dlq":
+		return cmdDLQ(ctx, rest, stdout, stderr)
 	case "version", "--version":
 		if len(rest) > 0 {
 			fmt.Fprintf(stderr, "tokenwire version: unexpected argument %q\n", rest[0])

@@ -124,6 +124,18 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		defer closeWith(context.Background(), logger, "compilation cache", cache)
 		runtimeOpts = append(runtimeOpts, twruntime.WithCompilationCache(cache))
 	}
+	dlv, deliveryOpts, err := openDelivery(cfg, logger)
+	if err != nil {
+		fmt.Fprintf(stderr, "tokenwire run: %v\n", err)
+		return exitUsage
+	}
+	defer func() {
+		if err := dlv.Close(); err != nil {
+			logger.Error("close failed", "what", "outbox", "error", err)
+		}
+	}()
+	serverOpts = append(serverOpts, deliveryOpts...)
+	runtimeOpts = append(runtimeOpts, dlv.Options()...)
 	rt, intakeOpts, err := startRuntime(ctx, cfg, policy, logger, stdout, runtimeOpts...)
 	if err != nil && ctx.Err() != nil {
 		// SIGINT or SIGTERM arrived while the listeners loaded.
@@ -151,6 +163,12 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	} else {
 		go ignoreHangups(reloadCtx, hup, logger)
 	}
+	if n, err := srv.Recover(ctx); err != nil {
+		logger.Error("intake journal recovery failed", "error", err)
+	} else if n > 0 {
+		logger.Info("dispatching events journaled before a stop", "events", n)
+	}
+	stopKafka := startKafkaIntake(ctx, cfg, srv, logger)
 	httpServer := &http.Server{
 		Handler:           srv.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
@@ -182,10 +200,15 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		_ = httpServer.Close()
 	}
 	cancelShutdown()
+	stopKafka()
 	drainCtx, cancel := context.WithTimeout(context.Background(), cfg.Intake.DrainTimeout.Std())
 	defer cancel()
 	if left := srv.Drain(drainCtx); left > 0 {
-		logger.Error("drain timed out: events were accepted but not dispatched", "undispatched", left)
+		if dlv.Journal() != nil {
+			logger.Warn("drain timed out: the undispatched events stay in the intake journal and are dispatched on the next start", "undispatched", left)
+		} else {
+			logger.Error("drain timed out: events were accepted but not dispatched", "undispatched", left)
+		}
 		code = exitFailure
 	}
 	closeWith(drainCtx, logger, "runtime", rt)

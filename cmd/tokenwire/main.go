@@ -7,6 +7,7 @@
 //	tokenwire replay  [--config FILE] [--module FILE.wasm ...] [--key FILE] [--issuer URL] [EVENTS.ndjson | -]
 //	tokenwire check   [--config FILE] [--against URL] [--token-file FILE]
 //	tokenwire status  [--config FILE] [--addr URL] [--token-file FILE] [--json]
+//	tokenwire dlq     list|replay|drop --config FILE [--sink NAME] [--all] [SEQ ...]
 //	tokenwire version
 package main
 

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -173,6 +174,20 @@ func (rl *reloader) warnRestartOnly(cfg *config.Config) {
 	check("cache_dir", now.CacheDir != was.CacheDir)
 	check("reload.watch", now.Reload.WatchEnabled() != was.Reload.WatchEnabled())
 	check("reload.debounce", now.Reload.Debounce != was.Reload.Debounce)
+	check("outbox", !reflect.DeepEqual(now.Outbox, was.Outbox))
+	check("kafka_intake", !reflect.DeepEqual(now.KafkaIntake, was.KafkaIntake))
+	// Network sinks are opened at start; a reload keeps them as they were.
+	for _, sc := range now.Sinks {
+		if sc.Type == "stdout" || sc.Type == "file" {
+			continue
+		}
+		i := slices.IndexFunc(was.Sinks, func(s config.Sink) bool { return s.Name == sc.Name })
+		if i >= 0 {
+			prev := was.Sinks[i]
+			prev.Line, sc.Line = 0, 0
+			check("sinks."+sc.Name, !reflect.DeepEqual(prev, sc))
+		}
+	}
 	if changed != nil {
 		rl.logger.Warn("config changes that take effect only on restart", "settings", strings.Join(changed, ", "))
 	}

@@ -87,7 +87,7 @@ func cmdReplay(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 	}
 	defer closeInput()
 
-	rt, intakeOpts, err := startRuntime(ctx, cfg, ephemeralForReplay, logger, stdout, twruntime.WithBackoff(false))
+	rt, intakeOpts, err := startRuntime(ctx, cfg, ephemeralForReplay, logger, stdout, append(printNetworkSinks(cfg, stdout), twruntime.WithBackoff(false))...)
 	if cfg.Issuer == adHocIssuer {
 		// Events without an "iss" claim must not take the placeholder as
 		// the issuer of their token.

@@ -10,6 +10,7 @@ type job struct {
 	id        string
 	eventType string
 	encoded   []byte
+	seq       uint64 // journal sequence; 0 when not journaled
 }
 
 // queue is a bounded FIFO of accepted events. A batch is admitted whole or

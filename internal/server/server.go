@@ -16,6 +16,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/tokenwire/tokenwire/internal/outbox"
 	twruntime "github.com/tokenwire/tokenwire/runtime"
 	"github.com/tokenwire/tokenwire/runtime/config"
 	"github.com/tokenwire/tokenwire/runtime/intake"
@@ -41,6 +42,14 @@ type Server struct {
 	// reload serves POST /v1/admin/reload.
 	adminToken []byte
 	reload     ReloadFunc
+	// journal, when set, holds every accepted event until it is
+	// dispatched (see journal.go).
+	journal *outbox.Queue
+	// congested, when set, names a full sink queue; intake answers 503
+	// while it does.
+	congested  func() string
+	retryAfter string
+	routes     map[string]http.Handler
 	// decoding holds one token per request body being decoded, which
 	// bounds the memory intake uses to a few times max_request_bytes per
 	// CPU however many senders post at once.
@@ -61,6 +70,7 @@ func New(rt *twruntime.Runtime, limits config.Intake, opts intake.Options, logge
 		limits:   limits,
 		logger:   logger,
 		queue:    newQueue(limits.QueueSize),
+		routes:   map[string]http.Handler{},
 		decoding: make(chan struct{}, runtime.GOMAXPROCS(0)),
 	}
 	s.intake.Store(&opts)
@@ -88,6 +98,7 @@ func (s *Server) work() {
 		// Listener failures are logged by the runtime with the event id.
 		err := s.rt.DispatchEncoded(context.Background(), j.id, j.eventType, j.encoded)
 		s.logger.Debug("event dispatched", "event_id", j.id, "type", j.eventType, "failed", err != nil)
+		s.unjournal(j)
 		s.queue.done()
 	}
 }
@@ -107,6 +118,9 @@ func (s *Server) Handler() http.Handler {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = io.WriteString(w, "ok\n")
 	})
+	for pattern, h := range s.routes {
+		mux.Handle(pattern, h)
+	}
 	return mux
 }
 
@@ -261,7 +275,22 @@ func (s *Server) postEvents(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 
+	if sink := s.congestedSink(); sink != "" {
+		w.Header().Set("Retry-After", s.retryAfter)
+		s.reject(w, req, problem{
+			Title:  "sink queue full",
+			Status: http.StatusServiceUnavailable,
+			Detail: fmt.Sprintf("the outbox queue of sink %q is full (its delivery.max_queue or max_queue_bytes): retry later", sink),
+		})
+		return
+	}
+	if err := s.journalJobs(jobs); err != nil {
+		w.Header().Set("Retry-After", s.retryAfter)
+		s.reject(w, req, problem{Title: "journal unavailable", Status: http.StatusServiceUnavailable, Detail: err.Error() + ": retry later"})
+		return
+	}
 	if !s.queue.push(jobs) {
+		s.unjournalAll(jobs)
 		w.Header().Set("Retry-After", "1")
 		s.reject(w, req, problem{
 			Title:  "queue full",

@@ -76,6 +76,11 @@ type Config struct {
 	// directory ($XDG_CACHE_HOME or ~/.cache on Linux) under "tokenwire
 	// run"; "off" keeps compiled modules in memory only.
 	CacheDir string `yaml:"cache_dir"`
+	// Outbox is the durable store of the network sinks and the intake
+	// journal (see delivery.go).
+	Outbox Outbox `yaml:"outbox"`
+	// KafkaIntake consumes events from a Kafka topic (see delivery.go).
+	KafkaIntake KafkaIntake `yaml:"kafka_intake"`
 
 	// Path is the file the config was read from, empty when built in code.
 	Path string `yaml:"-"`
@@ -166,7 +171,8 @@ type Intake struct {
 type Sink struct {
 	// Name is the name listeners emit to. Required, unique.
 	Name string `yaml:"name"`
-	// Type is "stdout" or "file".
+	// Type is "stdout", "file", or a network type delivered through the
+	// outbox: "http", "set-push", "set-poll", "kafka", "nats" or "sqs".
 	Type string `yaml:"type"`
 	// Path is the file a "file" sink appends to.
 	Path string `yaml:"path"`
@@ -176,6 +182,20 @@ type Sink struct {
 	Fsync string `yaml:"fsync"`
 	// FsyncInterval applies to Fsync "interval". Default 1s.
 	FsyncInterval Duration `yaml:"fsync_interval"`
+	// Rotate rotates a "file" sink by size and age.
+	Rotate Rotate `yaml:"rotate"`
+
+	// The section of the network type (see delivery.go).
+	HTTP    *HTTPSink    `yaml:"http"`
+	Kafka   *KafkaSink   `yaml:"kafka"`
+	NATS    *NATSSink    `yaml:"nats"`
+	SQS     *SQSSink     `yaml:"sqs"`
+	SETPoll *SETPollSink `yaml:"set_poll"`
+	// Delivery is the retry policy and queue bounds of a network sink.
+	Delivery Delivery `yaml:"delivery"`
+	// Redact drops or hashes members of JSON payloads before they are
+	// written or queued.
+	Redact *Redact `yaml:"redact"`
 
 	// Line is the line in the config file, for error messages.
 	Line int `yaml:"-"`
@@ -313,6 +333,7 @@ func (c *Config) resolvePaths(dir string) {
 	for i := range c.Listeners {
 		resolve(&c.Listeners[i].Module)
 	}
+	c.resolveDeliveryPaths(resolve)
 }
 
 // nodeToJSON converts a YAML node to JSON, keeping integers exact.

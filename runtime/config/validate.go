@@ -47,6 +47,7 @@ func (c *Config) Normalize() error {
 		fail(0, "signing.previous_key_overlap %s is negative: use a duration such as 24h", c.Signing.PreviousKeyOverlap)
 	}
 	c.normalizeReload(fail)
+	c.normalizeOutbox(fail)
 
 	sinkNames := map[string]bool{}
 	for i := range c.Sinks {
@@ -125,6 +126,10 @@ func (c *Config) normalizeReload(fail func(int, string, ...any)) {
 }
 
 func (s *Sink) normalize(fail func(string, ...any)) {
+	s.normalizeShared(fail)
+	if s.normalizeNetwork(fail) {
+		return
+	}
 	switch s.Type {
 	case "stdout":
 		if s.Path != "" || s.Fsync != "" {
@@ -145,9 +150,9 @@ func (s *Sink) normalize(fail func(string, ...any)) {
 			s.FsyncInterval = Duration(DefaultFsyncInterval)
 		}
 	case "":
-		fail("sink %q has no type: use stdout or file", s.Name)
+		fail("sink %q has no type: use stdout, file, %s", s.Name, strings.Join(NetworkSinkTypes, ", "))
 	default:
-		fail("sink %q: type %q is unknown: use stdout or file", s.Name, s.Type)
+		fail("sink %q: type %q is unknown: use stdout, file, %s", s.Name, s.Type, strings.Join(NetworkSinkTypes, ", "))
 	}
 }
 

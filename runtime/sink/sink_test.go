@@ -106,3 +106,57 @@ func TestOpenFileError(t *testing.T) {
 		t.Errorf("OpenFile error = %v, want one naming %s", err, path)
 	}
 }
+
+func TestFileRotation(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		rot   Rotation
+		pause time.Duration
+	}{
+		{"size", Rotation{MaxBytes: 100, Keep: 3}, 0},
+		{"age", Rotation{MaxAge: 20 * time.Millisecond, Keep: 3}, 25 * time.Millisecond},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			path := filepath.Join(dir, "out.ndjson")
+			if err := os.WriteFile(path+".keep", []byte("unrelated"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			s, err := OpenRotatingFile(path, FsyncAlways, 0, tc.rot)
+			if err != nil {
+				t.Fatal(err)
+			}
+			payload := bytes.Repeat([]byte("x"), 39) // 40 bytes a line
+			for range 10 {
+				if err := s.Publish(context.Background(), payload); err != nil {
+					t.Fatal(err)
+				}
+				time.Sleep(tc.pause)
+			}
+			if err := s.Close(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			rotated, _ := filepath.Glob(path + ".2*")
+			if len(rotated) != 3 {
+				t.Errorf("%d rotated files, want the 3 kept", len(rotated))
+			}
+			lines := 0
+			for _, f := range append(rotated, path) {
+				data, err := os.ReadFile(f)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if tc.rot.MaxBytes > 0 && int64(len(data)) > tc.rot.MaxBytes {
+					t.Errorf("%s has %d bytes, over max %d", f, len(data), tc.rot.MaxBytes)
+				}
+				lines += bytes.Count(data, []byte("\n"))
+			}
+			if want := map[string]int{"size": 8, "age": 4}[tc.name]; lines != want {
+				t.Errorf("%d lines kept in all, want %d", lines, want)
+			}
+			if _, err := os.Stat(path + ".keep"); err != nil {
+				t.Errorf("an unrelated file was deleted: %v", err)
+			}
+		})
+	}
+}
