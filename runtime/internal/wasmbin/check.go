@@ -119,19 +119,26 @@ func checkTypes(r *reader, limits Limits) error {
 
 // checkImports checks the name lengths and descriptors of every import.
 func checkImports(r *reader, limits Limits) error {
-	imports, err := r.count("imports", limits.Imports)
+	_, err := r.imports(limits.Imports)
+	return err
+}
+
+// imports reads the import section, checking the name lengths and
+// descriptors of every import, and returns how many globals it imports.
+func (r *reader) imports(limit uint32) (globals uint32, err error) {
+	imports, err := r.count("imports", limit)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	for i := uint32(0); i < imports; i++ {
 		if err := r.name(); err != nil {
-			return r.malformed("import %d module name: %v", i, err)
+			return 0, r.malformed("import %d module name: %v", i, err)
 		}
 		if err := r.name(); err != nil {
-			return r.malformed("import %d name: %v", i, err)
+			return 0, r.malformed("import %d name: %v", i, err)
 		}
 		if len(r.b) == 0 {
-			return r.malformed("import %d has no descriptor", i)
+			return 0, r.malformed("import %d has no descriptor", i)
 		}
 		kind := r.b[0]
 		r.b = r.b[1:]
@@ -145,15 +152,16 @@ func checkImports(r *reader, limits Limits) error {
 		case 0x02: // memory: limits
 			err = r.limits()
 		case 0x03: // global: value type, mutability
+			globals++
 			err = r.skip(2)
 		default:
 			err = fmt.Errorf("unknown import kind 0x%02x", kind)
 		}
 		if err != nil {
-			return r.malformed("import %d: %v", i, err)
+			return 0, r.malformed("import %d: %v", i, err)
 		}
 	}
-	return nil
+	return globals, nil
 }
 
 // checkGlobals checks every global's initializer.
