@@ -175,10 +175,15 @@ func signature(params, results []api.ValueType) string {
 // A Go listener declares about 6,000.
 const MaxTableElements = 1 << 20
 
+// meterModules is false only in tests and benchmarks that compare a module
+// with and without its instruction budget.
+var meterModules = true
+
 // compile checks code's declared sizes, freezes its tables at their
-// declared size (wazero counts tables against no limit), compiles it in rt
-// and validates it against the ABI.
-func compile(ctx context.Context, rt wazero.Runtime, code []byte) (wazero.CompiledModule, *ModuleInfo, error) {
+// declared size (wazero counts tables against no limit), adds instruction
+// metering with startBudget as the budget of the module's start function,
+// compiles it in rt and validates it against the ABI.
+func compile(ctx context.Context, rt wazero.Runtime, code []byte, startBudget int64) (wazero.CompiledModule, *ModuleInfo, error) {
 	// wazero allocates vectors at their declared counts before reading
 	// them, so a few bytes could exhaust the process's memory.
 	if err := wasmbin.Check(code, wasmbin.DefaultLimits); err != nil {
@@ -187,6 +192,12 @@ func compile(ctx context.Context, rt wazero.Runtime, code []byte) (wazero.Compil
 	frozen, err := wasmbin.FreezeTables(code, MaxTableElements)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%w: %v", ErrModule, err)
+	}
+	if meterModules {
+		frozen, err = wasmbin.Meter(frozen, startBudget)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%w: instruction metering: %v", ErrModule, err)
+		}
 	}
 
 	compiled, err := rt.CompileModule(ctx, frozen)

@@ -206,8 +206,7 @@ func (r *Runtime) loadListener(ctx context.Context, lc config.Listener, cache wa
 	pages := uint32(lc.MemoryLimit / 65536)
 	wasm := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfig().
 		WithCompilationCache(cache).
-		WithMemoryLimitPages(pages).
-		WithCloseOnContextDone(true))
+		WithMemoryLimitPages(pages))
 	l := &listener{
 		cfg:       lc,
 		logger:    r.logger.With("listener", lc.Name),
@@ -238,7 +237,7 @@ func (r *Runtime) loadListener(ctx context.Context, lc config.Listener, cache wa
 	if err := instantiateHost(ctx, wasm); err != nil {
 		return fail(fmt.Errorf("instantiate host module: %w", err))
 	}
-	compiled, info, err := compile(ctx, wasm, code)
+	compiled, info, err := compile(ctx, wasm, code, lc.Budgets.StartInstructions)
 	l.info = info
 	if err != nil {
 		return fail(fmt.Errorf("module %s: %w", moduleName(lc), err))

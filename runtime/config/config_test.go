@@ -101,6 +101,8 @@ func TestParseDefaults(t *testing.T) {
 		{"pool_size", l.PoolSize, DefaultPoolSize},
 		{"signs", l.Budgets.Signs, DefaultMaxSigns},
 		{"log_lines", l.Budgets.LogLines, DefaultMaxLogLines},
+		{"instructions", int(l.Budgets.Instructions), DefaultInstructions},
+		{"start_instructions", int(l.Budgets.StartInstructions), DefaultStartInstructions},
 		{"profile", cfg.Signing.Profile, "rfc8417"},
 	}
 	for _, c := range checks {
@@ -134,6 +136,8 @@ func TestParseErrors(t *testing.T) {
 		{"memory too small", "listeners:\n  - name: a\n    module: a.wasm\n    memory_limit: 1KiB\n", []string{"out of range"}},
 		{"pool too large", "listeners:\n  - name: a\n    module: a.wasm\n    pool_size: 1000000000000\n", []string{"pool_size", "out of range"}},
 		{"budget too large", "listeners:\n  - name: a\n    module: a.wasm\n    budgets:\n      log_bytes: 1GiB\n", []string{"budgets.log_bytes", "maximum"}},
+		{"instructions negative", "listeners:\n  - name: a\n    module: a.wasm\n    budgets:\n      instructions: -5\n", []string{"budgets.instructions -5", "out of range"}},
+		{"start instructions too large", "listeners:\n  - name: a\n    module: a.wasm\n    budgets:\n      start_instructions: 1000000000000000000\n", []string{"budgets.start_instructions", "out of range"}},
 		{"queue too large", "intake:\n  queue_size: 100000000\n", []string{"queue_size", "out of range"}},
 		{"config not a mapping", "listeners:\n  - name: a\n    module: a.wasm\n    config: [1, 2]\n", []string{"must be a mapping"}},
 	}
