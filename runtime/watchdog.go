@@ -11,8 +11,9 @@ import (
 	"github.com/tokenwire/tokenwire/runtime/config"
 )
 
-// watchdogTick is how often the watchdog looks at running calls, and so
-// how late past its deadline a call may be stopped.
+// watchdogTick is how often the watchdog looks at running calls. A call's
+// deadline counts from the first tick that sees it, so a call is stopped
+// between its deadline and its deadline plus two ticks.
 const watchdogTick = 2 * time.Millisecond
 
 // stopBudget is what the watchdog writes into the budget global of a call
@@ -24,8 +25,8 @@ var stopBudget = int64(-1 << 62)
 // that is past its deadline, whose caller's context ended, or whose
 // listener is closing, by writing stopBudget into the call's budget
 // global. The guest traps at its next function entry or loop header, so
-// the backstop costs guest code nothing per instruction and a call
-// nothing but two uncontended locks.
+// the backstop costs guest code nothing per instruction and a call two
+// uncontended locks, without reading the clock.
 var deadlines = &watchdog{watched: make(map[*instance]struct{})}
 
 type watchdog struct {
@@ -78,20 +79,26 @@ type callWatch struct {
 	budget  api.MutableGlobal // nil when the module is not metered
 	closing *atomic.Bool      // the listener's closing flag
 
-	mu       sync.Mutex
-	running  bool
-	ctx      context.Context
-	fn       string
-	deadline time.Time
-	limit    config.Duration
-	stop     *CallError
+	mu      sync.Mutex
+	running bool
+	ctx     context.Context
+	fn      string
+	limit   config.Duration
+	stop    *CallError
+	// call numbers the calls, so the watchdog can tell a new call from
+	// one it has seen before without the caller reading the clock.
+	call uint64
+
+	// Read and written by the watchdog only.
+	seenCall uint64
+	seenAt   time.Time
 }
 
-// start records a call of fn that begins now.
+// start records a call of fn.
 func (w *callWatch) start(ctx context.Context, fn string, limit config.Duration) {
-	deadline := time.Now().Add(limit.Std())
 	w.mu.Lock()
-	w.running, w.ctx, w.fn, w.deadline, w.limit, w.stop = true, ctx, fn, deadline, limit, nil
+	w.running, w.ctx, w.fn, w.limit, w.stop = true, ctx, fn, limit, nil
+	w.call++
 	w.mu.Unlock()
 }
 
@@ -113,13 +120,16 @@ func (w *callWatch) check(now time.Time) {
 	if !w.running || w.budget == nil {
 		return
 	}
+	if w.seenCall != w.call {
+		w.seenCall, w.seenAt = w.call, now
+	}
 	if w.stop == nil {
 		switch {
 		case w.closing.Load():
 			w.stop = &CallError{Kind: FailCanceled, Func: w.fn, Message: "listener closed while the call ran"}
 		case w.ctx.Err() != nil:
 			w.stop = &CallError{Kind: FailCanceled, Func: w.fn, Message: "caller's context ended: " + context.Cause(w.ctx).Error()}
-		case now.After(w.deadline):
+		case now.Sub(w.seenAt) >= w.limit.Std():
 			w.stop = &CallError{Kind: FailTimeout, Func: w.fn, Message: "deadline " + w.limit.String() + " exceeded"}
 		default:
 			return
