@@ -325,21 +325,32 @@ func BenchmarkWazeroCloseOnContextDone(b *testing.B) {
 // instantiateStandIn instantiates code with WASI and a stand-in "tokenwire"
 // host module that returns event and configJSON and reads each emitted
 // payload, runs _initialize and tw_init when exported, and returns the
-// module. With metered, code is first rewritten with wasmbin.Meter. The
-// wazero runtime is closed when the benchmark ends.
+// module. With metered, code is first rewritten with wasmbin.Meter and a
+// refuel function grants slices without end. The wazero runtime is closed
+// when the benchmark ends.
 func instantiateStandIn(b *testing.B, code, event, configJSON []byte, closeOnDone, metered bool) api.Module {
 	b.Helper()
 	ctx := context.Background()
-	if metered {
-		var err error
-		if code, err = wasmbin.Meter(code, config.DefaultStartInstructions); err != nil {
-			b.Fatal(err)
-		}
-	}
 	wasm := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfig().
 		WithCompilationCache(processCache()).
 		WithCloseOnContextDone(closeOnDone))
 	b.Cleanup(func() { _ = wasm.Close(ctx) })
+	if metered {
+		var err error
+		if code, err = wasmbin.Meter(code); err != nil {
+			b.Fatal(err)
+		}
+		// An unlimited budget, handed out a slice at a time as the runtime
+		// does.
+		refuel := func(_ context.Context, mod api.Module, _ []uint64) {
+			mod.ExportedGlobal(wasmbin.BudgetExport).(api.MutableGlobal).Set(refuelSlice)
+		}
+		_, err = wasm.NewHostModuleBuilder(wasmbin.RefuelModule).NewFunctionBuilder().
+			WithGoModuleFunction(api.GoModuleFunc(refuel), nil, nil).Export(wasmbin.RefuelName).Instantiate(ctx)
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
 	if _, err := wasi_snapshot_preview1.Instantiate(ctx, wasm); err != nil {
 		b.Fatal(err)
 	}

@@ -72,7 +72,7 @@ var compareGuests = []compareGuest{
 //   - wazero_close_on_done: the same with WithCloseOnContextDone and a
 //     context.WithTimeout per call, wazero's own deadline mechanism;
 //   - wazero_budget: the same as wazero on the metered module, with the
-//     budget global set before each call;
+//     budget global set before each call as the runtime sets it;
 //   - tokenwire_unmetered: DispatchEncoded without instruction metering, so
 //     no deadline can stop a guest loop;
 //   - tokenwire: DispatchEncoded as shipped, budget and watchdog on.
@@ -115,7 +115,7 @@ func BenchmarkCompare(b *testing.B) {
 						callCtx, cancel = context.WithTimeout(ctx, config.DefaultDeadline)
 					}
 					if budget != nil {
-						budget.Set(config.DefaultInstructions)
+						budget.Set(refuelSlice)
 					}
 					stack[0] = uint64(len(event))
 					err := onEvent.CallWithStack(callCtx, stack)

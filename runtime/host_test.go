@@ -338,6 +338,9 @@ func TestHostWithoutInstance(t *testing.T) {
 	// possible through the runtime) must still return a status.
 	p := newProbe(t, nil)
 	f := p.inst.mod.ExportedFunction("call_log")
+	// Enough budget that the metering code does not call refuel, which
+	// needs the instance as well.
+	p.inst.budget.global.Set(refuelSlice)
 	results, err := f.Call(context.Background(), 1, probeHello, 5)
 	if err != nil {
 		t.Fatal(err)

@@ -27,9 +27,8 @@ type instance struct {
 	ctx context.Context
 	// stack holds tw_on_event's parameter and result.
 	stack [1]uint64
-	// watch holds the state the deadline watchdog reads during a call,
-	// and the budget global it sets to stop one.
-	watch callWatch
+	// budget is the instruction budget and deadline of the current call.
+	budget callBudget
 
 	// State of the current call, reset by begin.
 	event    []byte // nil outside tw_on_event
@@ -58,7 +57,7 @@ func instanceFrom(ctx context.Context) *instance {
 func (l *listener) newInstance(ctx context.Context) (*instance, error) {
 	inst := &instance{l: l}
 	inst.ctx = context.WithValue(context.Background(), instanceKey{}, inst)
-	inst.watch.closing = &l.closing
+	inst.budget.closing = &l.closing
 	inst.stdout = guestOutput{inst: inst, stream: "stdout"}
 	inst.stderr = guestOutput{inst: inst, stream: "stderr"}
 
@@ -71,26 +70,23 @@ func (l *listener) newInstance(ctx context.Context) (*instance, error) {
 		WithSysNanotime().
 		WithRandSource(rand.Reader)
 
-	// The module's start function, if any, runs here on the budget that
-	// the metering rewrite gave the global as its initial value.
+	// The module's start function, if any, runs here.
 	inst.begin(nil)
+	start := l.cfg.Budgets.StartInstructions
+	inst.budget.start(ctx, "instantiate", start, l.cfg.StartDeadline)
 	mod, err := l.wasm.InstantiateModule(inst.ctx, l.compiled, modConfig)
+	stop := inst.budget.finish()
 	if err != nil {
 		inst.end()
-		if ctx.Err() != nil {
-			return nil, &CallError{Kind: FailCanceled, Func: "instantiate", Message: "caller's context ended: " + context.Cause(ctx).Error()}
-		}
-		return nil, l.callError("instantiate", err, nil, inst)
+		return nil, l.callError("instantiate", err, stop, inst)
 	}
 	inst.mod = mod
 	inst.onEvent = mod.ExportedFunction(abi.ExportOnEvent)
 	inst.shutdown = mod.ExportedFunction(abi.ExportShutdown)
 	if g, ok := mod.ExportedGlobal(wasmbin.BudgetExport).(api.MutableGlobal); ok {
-		inst.watch.budget = g
+		inst.budget.global = g
 	}
-	deadlines.add(inst)
 
-	start := l.cfg.Budgets.StartInstructions
 	if initialize := mod.ExportedFunction(abi.ExportInitialize); initialize != nil {
 		if err := inst.call(ctx, initialize, abi.ExportInitialize, nil, start, l.cfg.StartDeadline); err != nil {
 			inst.end()
@@ -117,16 +113,12 @@ func (l *listener) newInstance(ctx context.Context) (*instance, error) {
 }
 
 // call calls fn with stack holding its parameters, leaving its results in
-// stack. The call may run budget instructions; the deadline watchdog stops
-// it at deadline, when ctx ends or when the listener closes. A call that
-// returned normally succeeds even when the watchdog fired as it returned.
+// stack. The call may run budget instructions; the refuel function stops
+// it past deadline, when ctx ends or when the listener closes.
 func (inst *instance) call(ctx context.Context, fn api.Function, name string, stack []uint64, budget int64, deadline config.Duration) error {
-	if inst.watch.budget != nil {
-		inst.watch.budget.Set(uint64(budget))
-	}
-	inst.watch.start(ctx, name, deadline)
+	inst.budget.start(ctx, name, budget, deadline)
 	err := fn.CallWithStack(inst.ctx, stack)
-	stop := inst.watch.finish()
+	stop := inst.budget.finish()
 	if err == nil {
 		return nil
 	}
@@ -187,7 +179,6 @@ func (inst *instance) closeClean(ctx context.Context) {
 }
 
 func (inst *instance) close(ctx context.Context) {
-	deadlines.remove(inst)
 	if inst.mod != nil {
 		_ = inst.mod.Close(ctx)
 	}
@@ -249,22 +240,13 @@ func failKind(err error) FailKind {
 }
 
 // callError classifies err from calling fn into a CallError. stop is the
-// watchdog's reason for stopping the call, or nil.
+// refuel function's reason for stopping the call, or nil.
 func (l *listener) callError(fn string, err error, stop *CallError, inst *instance) error {
 	if l.closing.Load() {
 		return &CallError{Kind: FailCanceled, Func: fn, Message: "listener closed while the call ran"}
 	}
-	// The watchdog stops a call by spending its budget, so its reason
-	// comes before the budget's.
 	if stop != nil {
 		return stop
-	}
-	if inst != nil && inst.watch.budget != nil && int64(inst.watch.budget.Get()) < 0 {
-		budget := l.cfg.Budgets.Instructions
-		if fn != abi.ExportOnEvent && fn != abi.ExportShutdown {
-			budget = l.cfg.Budgets.StartInstructions
-		}
-		return &CallError{Kind: FailTimeout, Func: fn, Message: fmt.Sprintf("instruction budget of %d exhausted", budget)}
 	}
 	var exit *sys.ExitError
 	if errors.As(err, &exit) {

@@ -99,6 +99,9 @@ func describeModule(rt wazero.Runtime, compiled wazero.CompiledModule, code []by
 
 	for _, def := range compiled.ImportedFunctions() {
 		module, name, _ := def.Import()
+		if module == wasmbin.RefuelModule && name == wasmbin.RefuelName {
+			continue // added by metering
+		}
 		info.Imports = append(info.Imports, module+"."+name)
 		if err := checkImport(rt, module, name, def); err != nil {
 			errs = append(errs, err)
@@ -181,9 +184,8 @@ var meterModules = true
 
 // compile checks code's declared sizes, freezes its tables at their
 // declared size (wazero counts tables against no limit), adds instruction
-// metering with startBudget as the budget of the module's start function,
-// compiles it in rt and validates it against the ABI.
-func compile(ctx context.Context, rt wazero.Runtime, code []byte, startBudget int64) (wazero.CompiledModule, *ModuleInfo, error) {
+// metering, compiles it in rt and validates it against the ABI.
+func compile(ctx context.Context, rt wazero.Runtime, code []byte) (wazero.CompiledModule, *ModuleInfo, error) {
 	// wazero allocates vectors at their declared counts before reading
 	// them, so a few bytes could exhaust the process's memory.
 	if err := wasmbin.Check(code, wasmbin.DefaultLimits); err != nil {
@@ -194,7 +196,7 @@ func compile(ctx context.Context, rt wazero.Runtime, code []byte, startBudget in
 		return nil, nil, fmt.Errorf("%w: %v", ErrModule, err)
 	}
 	if meterModules {
-		frozen, err = wasmbin.Meter(frozen, startBudget)
+		frozen, err = wasmbin.Meter(frozen)
 		if err != nil {
 			return nil, nil, fmt.Errorf("%w: instruction metering: %v", ErrModule, err)
 		}

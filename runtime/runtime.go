@@ -237,7 +237,7 @@ func (r *Runtime) loadListener(ctx context.Context, lc config.Listener, cache wa
 	if err := instantiateHost(ctx, wasm); err != nil {
 		return fail(fmt.Errorf("instantiate host module: %w", err))
 	}
-	compiled, info, err := compile(ctx, wasm, code, lc.Budgets.StartInstructions)
+	compiled, info, err := compile(ctx, wasm, code)
 	l.info = info
 	if err != nil {
 		return fail(fmt.Errorf("module %s: %w", moduleName(lc), err))

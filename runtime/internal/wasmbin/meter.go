@@ -9,6 +9,15 @@ import (
 // BudgetExport is the name under which Meter exports the budget global.
 const BudgetExport = "tokenwire_budget"
 
+// RefuelModule and RefuelName name the host function a metered module
+// imports and calls when its budget global goes negative. The host either
+// raises the global from what is left of the call's budget, after checking
+// the call's deadline, or ends the call by panicking.
+const (
+	RefuelModule = "tokenwire_meter"
+	RefuelName   = "refuel"
+)
+
 // Section ids Meter needs beyond those Check reads.
 const (
 	sectionStart     = 8
@@ -30,23 +39,27 @@ func sectionOrder(id byte) int {
 }
 
 // Meter returns code rewritten to charge an instruction budget. The module
-// gets one more global, a mutable i64 exported as BudgetExport and starting
-// at initial. Every function entry and every loop header subtracts from it
-// the number of instructions that can run before the next charge point, and
-// when the result is negative the code traps with unreachable. Any
-// execution that does not end passes through loop headers or function
-// entries, so a call runs at most about budget instructions.
+// gets a mutable i64 global, exported as BudgetExport and starting at 0,
+// and an import of RefuelModule.RefuelName, of type () -> (). Every
+// function entry and every loop header subtracts from the global the
+// number of instructions that can run before the next charge point, and
+// calls the refuel function when the result is negative. Any execution
+// that does not end passes through loop headers or function entries, so
+// the host sees every call again within the amount it last added.
 //
 // The cost charged at a point is the static count of instructions from
 // there to the end of the enclosing function or loop body, without the
 // bodies of nested loops, which charge for themselves. Both arms of an if
 // are counted, so the charge is an upper bound on what runs.
 //
-// The rewrite inserts code and adds a global and an export; it changes no
-// index the module uses. It decodes every instruction and rejects a module
-// whose code it cannot decode or that refers to a global it does not
-// define, since such a reference would point at the budget once rewritten.
-func Meter(code []byte, initial int64) ([]byte, error) {
+// The import is the last function import, so every function the module
+// defines moves up one index; Meter renumbers calls, ref.func, exports,
+// the start function, element segments and global initializers, and drops
+// the "name" custom section rather than renumber it. It decodes every
+// instruction and rejects a module whose code it cannot decode, that
+// refers to a global it does not define (the index would name the budget
+// once rewritten) or that already exports BudgetExport.
+func Meter(code []byte) ([]byte, error) {
 	if !bytes.HasPrefix(code, header) {
 		return nil, fmt.Errorf("%w: not a WebAssembly version 1 binary", ErrMalformed)
 	}
@@ -58,160 +71,346 @@ func Meter(code []byte, initial int64) ([]byte, error) {
 		return nil, err
 	}
 
-	var importedGlobals, definedGlobals uint32
-	var globalSection, exportSection []byte
+	var m meter
+	var definedGlobals, types uint32
 	for _, s := range sections {
+		r := &reader{b: s.contents(code), section: s.id}
 		var err error
 		switch s.id {
+		case sectionType:
+			types, err = r.count("types", ^uint32(0))
 		case sectionImport:
-			r := &reader{b: s.contents(code), section: sectionImport}
-			importedGlobals, err = r.imports(^uint32(0))
+			m.importedGlobals, m.importedFuncs, err = r.importCounts()
 		case sectionGlobal:
-			globalSection = s.contents(code)
-			r := &reader{b: globalSection, section: sectionGlobal}
 			definedGlobals, err = r.count("globals", ^uint32(0))
-		case sectionExport:
-			exportSection = s.contents(code)
 		}
 		if err != nil {
 			return nil, err
 		}
 	}
-	budget := importedGlobals + definedGlobals
-	if budget < importedGlobals {
+	m.budget = m.importedGlobals + definedGlobals
+	if m.budget < m.importedGlobals {
 		return nil, fmt.Errorf("%w: global count overflows", ErrMalformed)
 	}
 
-	newGlobals, err := appendBudgetGlobal(globalSection, initial)
-	if err != nil {
-		return nil, err
-	}
-	newExports, err := appendBudgetExport(exportSection, budget)
-	if err != nil {
-		return nil, err
-	}
-
-	out := make([]byte, 0, len(code)+len(code)/4+64)
+	out := make([]byte, 0, len(code)+len(code)/4+128)
 	out = append(out, header...)
 	emit := func(id byte, contents []byte) {
 		out = append(out, id)
 		out = appendU32(out, uint32(len(contents)))
 		out = append(out, contents...)
 	}
-	globalsDone, exportsDone := false, false
+	// added lists the sections Meter adds to or creates, in order.
+	added := []struct {
+		id   byte
+		done bool
+		edit func(contents []byte) ([]byte, error)
+	}{
+		{sectionType, false, func(b []byte) ([]byte, error) { return appendRefuelType(b) }},
+		{sectionImport, false, func(b []byte) ([]byte, error) { return appendRefuelImport(b, types) }},
+		{sectionGlobal, false, m.globals},
+		{sectionExport, false, m.exports},
+	}
 	for _, s := range sections {
-		if s.id != sectionCustom {
-			if !globalsDone && sectionOrder(s.id) > sectionOrder(sectionGlobal) {
-				emit(sectionGlobal, newGlobals)
-				globalsDone = true
-			}
-			if !exportsDone && sectionOrder(s.id) > sectionOrder(sectionExport) {
-				emit(sectionExport, newExports)
-				exportsDone = true
-			}
+		if s.id == sectionCustom && isNameSection(s.contents(code)) {
+			continue
 		}
-		switch s.id {
-		case sectionGlobal:
-			emit(sectionGlobal, newGlobals)
-			globalsDone = true
-		case sectionExport:
-			emit(sectionExport, newExports)
-			exportsDone = true
-		case sectionCode:
-			body, err := meterCode(s.contents(code), budget)
+		for i := range added {
+			a := &added[i]
+			if a.done || s.id == sectionCustom || sectionOrder(s.id) < sectionOrder(a.id) {
+				continue
+			}
+			contents := []byte(nil)
+			if s.id == a.id {
+				contents = s.contents(code)
+			}
+			edited, err := a.edit(contents)
 			if err != nil {
 				return nil, err
 			}
-			emit(sectionCode, body)
+			emit(a.id, edited)
+			a.done = true
+		}
+		var edited []byte
+		var err error
+		switch s.id {
+		case sectionType, sectionImport, sectionGlobal, sectionExport:
+			continue // written above
+		case sectionStart:
+			edited, err = m.start(s.contents(code))
+		case sectionElement:
+			edited, err = m.elements(s.contents(code))
+		case sectionCode:
+			edited, err = m.code(s.contents(code))
 		default:
 			out = append(out, code[s.offset:s.end]...)
+			continue
 		}
+		if err != nil {
+			return nil, err
+		}
+		emit(s.id, edited)
 	}
-	if !globalsDone {
-		emit(sectionGlobal, newGlobals)
-	}
-	if !exportsDone {
-		emit(sectionExport, newExports)
+	for _, a := range added {
+		if !a.done {
+			edited, err := a.edit(nil)
+			if err != nil {
+				return nil, err
+			}
+			emit(a.id, edited)
+		}
 	}
 	return out, nil
 }
 
-// appendBudgetGlobal returns the global section with the budget global
-// added at its end: (global (mut i64) (i64.const initial)).
-func appendBudgetGlobal(section []byte, initial int64) ([]byte, error) {
-	var count uint32
-	rest := section
-	if section != nil {
-		var n int
-		var err error
-		count, n, err = readU32(section)
-		if err != nil {
-			return nil, fmt.Errorf("%w: global count: %v", ErrMalformed, err)
-		}
-		rest = section[n:]
-	}
-	out := appendU32(nil, count+1)
-	out = append(out, rest...)
-	out = append(out, 0x7e, 0x01, 0x42) // i64, mutable, i64.const
-	out = appendS64(out, initial)
-	return append(out, 0x0b), nil
+// isNameSection reports whether a custom section's contents are the
+// "name" section.
+func isNameSection(b []byte) bool {
+	n, size, err := readU32(b)
+	return err == nil && n == 4 && len(b) >= size+4 && string(b[size:size+4]) == "name"
 }
 
-// appendBudgetExport returns the export section with the budget global
-// exported as BudgetExport. A module that already exports that name is
-// rejected.
-func appendBudgetExport(section []byte, global uint32) ([]byte, error) {
+// importCounts reads the import section and returns how many globals and
+// functions it imports.
+func (r *reader) importCounts() (globals, funcs uint32, err error) {
+	var counts [5]uint32
+	if err := r.imports(^uint32(0), &counts); err != nil {
+		return 0, 0, err
+	}
+	return counts[0x03], counts[0x00], nil
+}
+
+// appendRefuelType returns the type section with () -> () added at its end.
+func appendRefuelType(section []byte) ([]byte, error) {
+	return appendEntry(section, sectionType, []byte{0x60, 0x00, 0x00})
+}
+
+// appendRefuelImport returns the import section with the refuel function,
+// of type typeIndex, added at its end.
+func appendRefuelImport(section []byte, typeIndex uint32) ([]byte, error) {
+	entry := appendU32(nil, uint32(len(RefuelModule)))
+	entry = append(entry, RefuelModule...)
+	entry = appendU32(entry, uint32(len(RefuelName)))
+	entry = append(entry, RefuelName...)
+	entry = append(entry, 0x00)
+	return appendEntry(section, sectionImport, appendU32(entry, typeIndex))
+}
+
+// appendEntry returns a vector section with entry added at its end.
+func appendEntry(section []byte, id byte, entry []byte) ([]byte, error) {
 	var count uint32
 	rest := section
 	if section != nil {
-		r := &reader{b: section, section: sectionExport}
+		r := &reader{b: section, section: id}
 		var err error
-		count, err = r.count("exports", ^uint32(0))
-		if err != nil {
+		if count, err = r.count("entries", ^uint32(0)); err != nil {
 			return nil, err
 		}
 		rest = r.b
-		for i := uint32(0); i < count; i++ {
-			length, err := r.u32()
-			if err != nil || uint64(length) > uint64(len(r.b)) {
-				return nil, r.malformed("export %d name runs past the section", i)
-			}
-			if string(r.b[:length]) == BudgetExport {
-				return nil, fmt.Errorf("module exports %q, a name the host reserves for the instruction budget", BudgetExport)
-			}
-			r.b = r.b[length:]
-			if err := r.skip(1); err != nil {
-				return nil, r.malformed("export %d: %v", i, err)
-			}
-			if _, err := r.u32(); err != nil {
-				return nil, r.malformed("export %d index: %v", i, err)
-			}
-		}
 	}
 	out := appendU32(nil, count+1)
 	out = append(out, rest...)
+	return append(out, entry...), nil
+}
+
+// globals returns the global section with every initializer renumbered and
+// the budget global, (mut i64) (i64.const 0), added at its end.
+func (m *meter) globals(section []byte) ([]byte, error) {
+	out := appendU32(nil, 0)
+	var count uint32
+	if section != nil {
+		r := &reader{b: section, section: sectionGlobal}
+		var err error
+		if count, err = r.count("globals", ^uint32(0)); err != nil {
+			return nil, err
+		}
+		out = appendU32(nil, count+1)
+		for i := uint32(0); i < count; i++ {
+			if len(r.b) < 2 {
+				return nil, r.malformed("global %d is cut short", i)
+			}
+			out = append(out, r.b[0], r.b[1]) // value type, mutability
+			r.b = r.b[2:]
+			if out, err = m.constExpr(r, out); err != nil {
+				return nil, r.malformed("global %d: %v", i, err)
+			}
+		}
+		if len(r.b) != 0 {
+			return nil, r.malformed("%d bytes after the last global", len(r.b))
+		}
+	} else {
+		out = appendU32(nil, 1)
+	}
+	return append(out, 0x7e, 0x01, 0x42, 0x00, 0x0b), nil
+}
+
+// exports returns the export section with function indices renumbered and
+// the budget global exported as BudgetExport.
+func (m *meter) exports(section []byte) ([]byte, error) {
+	var count uint32
+	out := []byte(nil)
+	if section != nil {
+		r := &reader{b: section, section: sectionExport}
+		var err error
+		if count, err = r.count("exports", ^uint32(0)); err != nil {
+			return nil, err
+		}
+		for i := uint32(0); i < count; i++ {
+			length, err := r.u32()
+			if err != nil || uint64(length) > uint64(len(r.b)) || len(r.b) < int(length)+1 {
+				return nil, r.malformed("export %d name runs past the section", i)
+			}
+			name := r.b[:length]
+			if string(name) == BudgetExport {
+				return nil, fmt.Errorf("module exports %q, a name the host reserves for the instruction budget", BudgetExport)
+			}
+			kind := r.b[length]
+			r.b = r.b[length+1:]
+			index, err := r.u32()
+			if err != nil {
+				return nil, r.malformed("export %d index: %v", i, err)
+			}
+			out = appendU32(out, length)
+			out = append(out, name...)
+			out = append(out, kind)
+			if kind == 0x00 {
+				index = m.function(index)
+			}
+			out = appendU32(out, index)
+		}
+		if len(r.b) != 0 {
+			return nil, r.malformed("%d bytes after the last export", len(r.b))
+		}
+	}
 	out = appendU32(out, uint32(len(BudgetExport)))
 	out = append(out, BudgetExport...)
 	out = append(out, 0x03) // global
-	return appendU32(out, global), nil
+	out = appendU32(out, m.budget)
+	return append(appendU32(nil, count+1), out...), nil
 }
 
-// meterCode rewrites every function body of a code section.
-func meterCode(section []byte, budget uint32) ([]byte, error) {
+// start returns the start section with its function renumbered.
+func (m *meter) start(section []byte) ([]byte, error) {
+	index, n, err := readU32(section)
+	if err != nil || n != len(section) {
+		return nil, fmt.Errorf("%w: start section is not one function index", ErrMalformed)
+	}
+	return appendU32(nil, m.function(index)), nil
+}
+
+// elements returns the element section with every function index and
+// every initializer expression renumbered.
+func (m *meter) elements(section []byte) ([]byte, error) {
+	r := &reader{b: section, section: sectionElement}
+	count, err := r.count("element segments", ^uint32(0))
+	if err != nil {
+		return nil, err
+	}
+	out := appendU32(nil, count)
+	for i := uint32(0); i < count; i++ {
+		flags, err := r.u32()
+		if err != nil || flags > 7 {
+			return nil, r.malformed("element segment %d has flags %d", i, flags)
+		}
+		out = appendU32(out, flags)
+		if flags&0x02 != 0 && flags&0x01 == 0 { // explicit table index
+			table, err := r.u32()
+			if err != nil {
+				return nil, r.malformed("element segment %d table: %v", i, err)
+			}
+			out = appendU32(out, table)
+		}
+		if flags&0x01 == 0 { // active: offset expression
+			if out, err = m.constExpr(r, out); err != nil {
+				return nil, r.malformed("element segment %d offset: %v", i, err)
+			}
+		}
+		if flags&0x03 != 0 { // element kind or reference type
+			if len(r.b) == 0 {
+				return nil, r.malformed("element segment %d is cut short", i)
+			}
+			out = append(out, r.b[0])
+			r.b = r.b[1:]
+		}
+		n, err := r.count("elements", ^uint32(0))
+		if err != nil {
+			return nil, err
+		}
+		out = appendU32(out, n)
+		for j := uint32(0); j < n; j++ {
+			if flags&0x04 != 0 {
+				out, err = m.constExpr(r, out)
+			} else {
+				var index uint32
+				if index, err = r.u32(); err == nil {
+					out = appendU32(out, m.function(index))
+				}
+			}
+			if err != nil {
+				return nil, r.malformed("element segment %d entry %d: %v", i, j, err)
+			}
+		}
+	}
+	if len(r.b) != 0 {
+		return nil, r.malformed("%d bytes after the last element segment", len(r.b))
+	}
+	return out, nil
+}
+
+// constExpr copies a constant expression from r to out, renumbering
+// ref.func.
+func (m *meter) constExpr(r *reader, out []byte) ([]byte, error) {
+	for {
+		before := r.b
+		op, err := r.byte()
+		if err != nil {
+			return nil, errors.New("constant expression has no end")
+		}
+		if op == 0xd2 { // ref.func
+			index, err := r.u32()
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, op)
+			out = appendU32(out, m.function(index))
+			continue
+		}
+		r.b = before
+		single := *r
+		if err := single.constExprStep(); err != nil {
+			return nil, err
+		}
+		out = append(out, before[:len(before)-len(single.b)]...)
+		r.b = single.b
+		if op == 0x0b {
+			return out, nil
+		}
+	}
+}
+
+// function maps a function index of the original module to the metered
+// module's: the refuel import takes the index after the last import.
+func (m *meter) function(index uint32) uint32 {
+	if index >= m.importedFuncs {
+		return index + 1
+	}
+	return index
+}
+
+// code rewrites every function body of a code section.
+func (m *meter) code(section []byte) ([]byte, error) {
 	r := &reader{b: section, section: sectionCode}
 	n, err := r.count("functions", ^uint32(0))
 	if err != nil {
 		return nil, err
 	}
 	out := appendU32(make([]byte, 0, len(section)+len(section)/4), n)
-	var m meter
-	m.budget = budget
 	for i := uint32(0); i < n; i++ {
 		size, err := r.u32()
 		if err != nil || uint64(size) > uint64(len(r.b)) {
 			return nil, r.malformed("function %d body runs past the section", i)
 		}
-		body, err := m.function(r.b[:size])
+		body, err := m.body(r.b[:size])
 		if err != nil {
 			return nil, fmt.Errorf("%w: function %d: %v", ErrMalformed, i, err)
 		}
@@ -225,23 +424,30 @@ func meterCode(section []byte, budget uint32) ([]byte, error) {
 	return out, nil
 }
 
-// meter rewrites one function body at a time, reusing its buffers.
+// meter holds what the rewrite needs to know about the module, and
+// buffers it reuses from one function body to the next.
 type meter struct {
-	budget uint32
-	sites  []chargeSite
-	stack  []int // per open block: index into sites of its charge point
-	out    []byte
+	importedGlobals uint32
+	importedFuncs   uint32 // also the refuel function's index
+	budget          uint32 // the budget global's index
+
+	edits []edit
+	stack []int // per open block: index into edits of its charge point
+	out   []byte
 }
 
-// chargeSite is a point of the body where a charge is inserted: at offset
-// in the original body, charging cost.
-type chargeSite struct {
-	offset int
-	cost   int64
+// edit is one change to a function body at offset: a charge of cost
+// inserted there, or, when end > offset, the bytes up to end replaced by
+// the function index index.
+type edit struct {
+	offset, end int
+	cost        int64
+	index       uint32
 }
 
-// function returns body with charges inserted.
-func (m *meter) function(body []byte) ([]byte, error) {
+// body returns a function body with charges inserted and function indices
+// renumbered.
+func (m *meter) body(body []byte) ([]byte, error) {
 	r := &reader{b: body, section: sectionCode}
 	groups, err := r.u32()
 	if err != nil {
@@ -255,7 +461,7 @@ func (m *meter) function(body []byte) ([]byte, error) {
 			return nil, fmt.Errorf("local declarations: %v", err)
 		}
 	}
-	m.sites = append(m.sites[:0], chargeSite{offset: len(body) - len(r.b)})
+	m.edits = append(m.edits[:0], edit{offset: len(body) - len(r.b)})
 	m.stack = append(m.stack[:0], 0)
 	for len(m.stack) > 0 {
 		if len(r.b) == 0 {
@@ -263,7 +469,7 @@ func (m *meter) function(body []byte) ([]byte, error) {
 		}
 		op := r.b[0]
 		r.b = r.b[1:]
-		m.sites[m.stack[len(m.stack)-1]].cost++
+		m.edits[m.stack[len(m.stack)-1]].cost++
 		if err := m.instruction(r, op, len(body)); err != nil {
 			return nil, fmt.Errorf("opcode 0x%02x at offset %d: %v", op, len(body)-len(r.b)-1, err)
 		}
@@ -274,10 +480,15 @@ func (m *meter) function(body []byte) ([]byte, error) {
 
 	out := m.out[:0]
 	last := 0
-	for _, s := range m.sites {
-		out = append(out, body[last:s.offset]...)
-		out = m.appendCharge(out, s.cost)
-		last = s.offset
+	for _, e := range m.edits {
+		out = append(out, body[last:e.offset]...)
+		last = e.offset
+		if e.end > e.offset {
+			out = appendU32(out, e.index)
+			last = e.end
+			continue
+		}
+		out = m.appendCharge(out, e.cost)
 	}
 	out = append(out, body[last:]...)
 	m.out = out
@@ -294,7 +505,7 @@ func (m *meter) function(body []byte) ([]byte, error) {
 //	i64.const 0
 //	i64.lt_s
 //	if
-//	  unreachable
+//	  call $refuel
 //	end
 func (m *meter) appendCharge(out []byte, cost int64) []byte {
 	out = append(out, 0x23)
@@ -305,7 +516,9 @@ func (m *meter) appendCharge(out []byte, cost int64) []byte {
 	out = appendU32(out, m.budget)
 	out = append(out, 0x23)
 	out = appendU32(out, m.budget)
-	return append(out, 0x42, 0x00, 0x53, 0x04, 0x40, 0x00, 0x0b)
+	out = append(out, 0x42, 0x00, 0x53, 0x04, 0x40, 0x10)
+	out = appendU32(out, m.importedFuncs)
+	return append(out, 0x0b)
 }
 
 // instruction reads the immediates of op, tracks blocks and records a
@@ -320,8 +533,16 @@ func (m *meter) instruction(r *reader, op byte, bodyLen int) error {
 		if err := r.blockType(); err != nil {
 			return err
 		}
-		m.sites = append(m.sites, chargeSite{offset: bodyLen - len(r.b)})
-		m.stack = append(m.stack, len(m.sites)-1)
+		m.edits = append(m.edits, edit{offset: bodyLen - len(r.b)})
+		m.stack = append(m.stack, len(m.edits)-1)
+		return nil
+	case op == 0x10 || op == 0x12 || op == 0xd2: // call, return_call, ref.func
+		offset := bodyLen - len(r.b)
+		index, err := r.u32()
+		if err != nil {
+			return err
+		}
+		m.edits = append(m.edits, edit{offset: offset, end: bodyLen - len(r.b), index: m.function(index)})
 		return nil
 	case op == 0x0b: // end
 		m.stack = m.stack[:len(m.stack)-1]
@@ -373,8 +594,6 @@ func (r *reader) immediates(op byte) error {
 			}
 		}
 		return nil
-	case op == 0x10 || op == 0x12 || op == 0xd2: // call, return_call, ref.func
-		return r.skipLEB(5)
 	case op == 0x11 || op == 0x13: // call_indirect, return_call_indirect
 		if err := r.skipLEB(5); err != nil {
 			return err
@@ -498,4 +717,16 @@ func appendS64(b []byte, v int64) []byte {
 		}
 		b = append(b, c|0x80)
 	}
+}
+
+// Refill computes what the refuel function writes into the budget global.
+// A charge has left the global at current, below zero; left is what
+// remains of the call's budget beyond the global. Refill moves up to slice
+// instructions, plus the overdraft, from left into the global, and reports
+// false when even all of left cannot bring the global back to zero: the
+// call has spent its budget.
+func Refill(current, left, slice int64) (global, newLeft int64, ok bool) {
+	give := min(left, slice-current)
+	global = current + give
+	return global, left - give, global >= 0
 }

@@ -45,7 +45,7 @@ func TestMeterRepoModules(t *testing.T) {
 				t.Skipf("wazero rejects the module itself: %v", beforeErr)
 			}
 			defer before.Close(ctx)
-			out, err := Meter(code, 1<<40)
+			out, err := Meter(code)
 			if err != nil {
 				t.Fatalf("Meter: %v", err)
 			}
@@ -75,7 +75,7 @@ func TestMeterRejects(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			_, err := Meter(c.code, 100)
+			_, err := Meter(c.code)
 			if err == nil || !strings.Contains(err.Error(), c.want) {
 				t.Fatalf("Meter error = %v, want one containing %q", err, c.want)
 			}
@@ -102,12 +102,12 @@ func TestMeterStopsEndlessLoop(t *testing.T) {
 	// loop (br 0) end; i64.const 0
 	code := progModule([]byte{0x03, 0x40, 0x0c, 0x00, 0x0b, 0x42, 0x00}, "")
 	for _, budget := range []int64{0, 1, 1000, 1_000_000} {
-		out, err := Meter(code, budget)
+		out, err := Meter(code)
 		if err != nil {
 			t.Fatal(err)
 		}
 		res := runMetered(t, out, budget)
-		if res.err == nil || !strings.Contains(res.err.Error(), "unreachable") {
+		if res.err == nil || !strings.Contains(res.err.Error(), errExhausted.Error()) {
 			t.Fatalf("budget %d: endless loop returned %v, want a trap", budget, res.err)
 		}
 		if res.left >= 0 {
@@ -133,6 +133,12 @@ func runMetered(t testing.TB, code []byte, budget int64) result {
 	return runModule(t, code, budget, true)
 }
 
+// testSlice is the most a test's refuel function adds to the budget
+// global at once; small, so programs refuel often.
+const testSlice = 1000
+
+var errExhausted = errors.New("instruction budget exhausted")
+
 func runModule(t testing.TB, code []byte, budget int64, metered bool) (res result) {
 	t.Helper()
 	ctx := context.Background()
@@ -145,14 +151,30 @@ func runModule(t testing.TB, code []byte, budget int64, metered bool) (res resul
 	}
 	rt := wazero.NewRuntimeWithConfig(ctx, cfg)
 	defer rt.Close(context.Background())
+	left := budget
+	if metered {
+		refuel := func(_ context.Context, mod api.Module, _ []uint64) {
+			g := mod.ExportedGlobal(BudgetExport).(api.MutableGlobal)
+			global, newLeft, ok := Refill(int64(g.Get()), left, testSlice)
+			g.Set(uint64(global))
+			left = newLeft
+			if !ok {
+				panic(errExhausted)
+			}
+		}
+		_, err := rt.NewHostModuleBuilder(RefuelModule).NewFunctionBuilder().
+			WithGoModuleFunction(api.GoModuleFunc(refuel), nil, nil).Export(RefuelName).Instantiate(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
 	mod, err := rt.Instantiate(ctx, code)
 	if err != nil {
 		t.Fatalf("instantiate: %v", err)
 	}
 	if metered {
 		g := mod.ExportedGlobal(BudgetExport).(api.MutableGlobal)
-		g.Set(uint64(budget))
-		defer func() { res.left = int64(g.Get()) }()
+		defer func() { res.left = left + int64(g.Get()) }()
 	}
 	out, err := mod.ExportedFunction("run").Call(ctx)
 	if err != nil {
@@ -188,7 +210,7 @@ func FuzzMeter(f *testing.F) {
 		p := generate(seed)
 		code := p.module()
 		plain := runModule(t, code, 0, false)
-		out, err := Meter(code, 0)
+		out, err := Meter(code)
 		if err != nil {
 			t.Fatalf("Meter: %v", err)
 		}
@@ -411,7 +433,7 @@ func FuzzMeterValidates(f *testing.F) {
 			return
 		}
 		before.Close(ctx)
-		out, err := Meter(code, 1000)
+		out, err := Meter(code)
 		if err != nil {
 			if strings.Contains(err.Error(), "reserves") {
 				return
