@@ -447,3 +447,57 @@ func FuzzMeterValidates(f *testing.F) {
 		after.Close(ctx)
 	})
 }
+
+// TestMeterRenumbers runs a module that uses a function index in every
+// place one can appear (calls, call_indirect through active and passive
+// element segments, ref.func in a global and in code, the start function,
+// exports) with and without metering.
+func TestMeterRenumbers(t *testing.T) {
+	code, err := os.ReadFile(filepath.Join("testdata", "renumber.wasm"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := Meter(code)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// start 1000, double(5) 10, triple(7) 21, inc(11) 12, double(13) 26,
+	// triple(17) 51, inc(19) 20, sum of 2n for n = 1..10 is 110.
+	const want = 1000 + 10 + 21 + 12 + 26 + 51 + 20 + 110
+	for _, metered := range []bool{false, true} {
+		ctx := context.Background()
+		rt := wazero.NewRuntime(ctx)
+		defer rt.Close(ctx)
+		_, err := rt.NewHostModuleBuilder("env").NewFunctionBuilder().
+			WithFunc(func(a, b int64) int64 { return a + b }).Export("add").Instantiate(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		module := code
+		if metered {
+			module = out
+			_, err := rt.NewHostModuleBuilder(RefuelModule).NewFunctionBuilder().
+				WithGoModuleFunction(api.GoModuleFunc(func(_ context.Context, mod api.Module, _ []uint64) {
+					mod.ExportedGlobal(BudgetExport).(api.MutableGlobal).Set(testSlice)
+				}), nil, nil).Export(RefuelName).Instantiate(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		mod, err := rt.Instantiate(ctx, module)
+		if err != nil {
+			t.Fatalf("metered %t: instantiate: %v", metered, err)
+		}
+		got, err := mod.ExportedFunction("run").Call(ctx)
+		if err != nil {
+			t.Fatalf("metered %t: run: %v", metered, err)
+		}
+		if int64(got[0]) != want {
+			t.Errorf("metered %t: run = %d, want %d", metered, int64(got[0]), want)
+		}
+		tripled, err := mod.ExportedFunction("triple").Call(ctx, 4)
+		if err != nil || tripled[0] != 12 {
+			t.Errorf("metered %t: triple(4) = %v, %v; want 12", metered, tripled, err)
+		}
+	}
+}
