@@ -75,7 +75,7 @@ var compareGuests = []compareGuest{
 //     budget global set before each call as the runtime sets it;
 //   - tokenwire_unmetered: DispatchEncoded without instruction metering, so
 //     no deadline can stop a guest loop;
-//   - tokenwire: DispatchEncoded as shipped, budget and watchdog on.
+//   - tokenwire: DispatchEncoded as shipped, budget and deadline on.
 func BenchmarkCompare(b *testing.B) {
 	event := intake.Encode(benchEvent(b))
 	ctx := context.Background()

@@ -147,8 +147,8 @@ func TestHostileGuestsContained(t *testing.T) {
 		contains string
 		deadline time.Duration
 	}{
-		// The watchdog or the instruction budget may stop the loop first:
-		// on a loaded machine the watchdog can wait for a CPU.
+		// The deadline or the instruction budget may stop the loop first:
+		// on a loaded machine the loop may get little CPU time.
 		{guest: "loop", kind: FailTimeout, contains: "tw_on_event timed out"},
 		{guest: "trap", kind: FailTrap, contains: "unreachable"},
 		{guest: "stackoverflow", kind: FailTrap, contains: "stack", deadline: 30 * time.Second},
