@@ -156,7 +156,9 @@ func (r *reader) imports(limit uint32, counts *[5]uint32) error {
 		case 0x02: // memory: limits
 			err = r.limits()
 		case 0x03: // global: value type, mutability
-			err = r.skip(2)
+			if err = r.valType(); err == nil {
+				err = r.skip(1)
+			}
 		default:
 			err = fmt.Errorf("unknown import kind 0x%02x", kind)
 		}
@@ -175,7 +177,10 @@ func checkGlobals(r *reader, limits Limits) error {
 		return err
 	}
 	for i := uint32(0); i < globals; i++ {
-		if err := r.skip(2); err != nil { // value type, mutability
+		if err := r.valType(); err != nil {
+			return r.malformed("global %d: %v", i, err)
+		}
+		if err := r.skip(1); err != nil { // mutability
 			return r.malformed("global %d: %v", i, err)
 		}
 		if err := r.constExpr(); err != nil {
@@ -322,7 +327,7 @@ func checkCode(r *reader, limits Limits) error {
 			if locals > limits.Locals {
 				return fmt.Errorf("function body %d declares %d locals or more; the limit is %d", i, locals, limits.Locals)
 			}
-			if err := body.skip(1); err != nil {
+			if err := body.valType(); err != nil {
 				return body.malformed("function body %d local type: %v", i, err)
 			}
 		}

@@ -226,11 +226,14 @@ func (m *meter) globals(section []byte) ([]byte, error) {
 		}
 		out = appendU32(nil, count+1)
 		for i := uint32(0); i < count; i++ {
-			if len(r.b) < 2 {
+			typ := r.b
+			if err := r.valType(); err != nil {
+				return nil, r.malformed("global %d type: %v", i, err)
+			}
+			if err := r.skip(1); err != nil { // mutability
 				return nil, r.malformed("global %d is cut short", i)
 			}
-			out = append(out, r.b[0], r.b[1]) // value type, mutability
-			r.b = r.b[2:]
+			out = append(out, typ[:len(typ)-len(r.b)]...)
 			if out, err = m.constExpr(r, out); err != nil {
 				return nil, r.malformed("global %d: %v", i, err)
 			}
@@ -457,7 +460,7 @@ func (m *meter) body(body []byte) ([]byte, error) {
 		if _, err := r.u32(); err != nil {
 			return nil, fmt.Errorf("local declarations: %v", err)
 		}
-		if err := r.skip(1); err != nil {
+		if err := r.valType(); err != nil {
 			return nil, fmt.Errorf("local declarations: %v", err)
 		}
 	}
@@ -565,11 +568,23 @@ func (r *reader) blockType() error {
 	if len(r.b) == 0 {
 		return errors.New("missing block type")
 	}
-	if b := r.b[0]; b == 0x40 || (b >= 0x7b && b <= 0x7f) || b == 0x70 || b == 0x6f {
-		r.b = r.b[1:]
-		return nil
+	if b := r.b[0]; b == 0x40 || (b >= 0x7b && b <= 0x7f) || b == 0x70 || b == 0x6f || b == 0x63 || b == 0x64 {
+		return r.valType()
 	}
 	return r.skipLEB(5)
+}
+
+// valType skips a value type: one byte, or 0x63 or 0x64 (a typed
+// reference) followed by an s33 heap type.
+func (r *reader) valType() error {
+	b, err := r.byte()
+	if err != nil {
+		return err
+	}
+	if b == 0x63 || b == 0x64 {
+		return r.skipLEB(5)
+	}
+	return nil
 }
 
 // immediates skips the immediates of every instruction other than the
@@ -604,7 +619,12 @@ func (r *reader) immediates(op byte) error {
 		if err != nil {
 			return err
 		}
-		return r.skip(int(n))
+		for i := uint32(0); i < n; i++ {
+			if err := r.valType(); err != nil {
+				return err
+			}
+		}
+		return nil
 	case op >= 0x20 && op <= 0x22, op == 0x25, op == 0x26: // local.*, table.get/set
 		return r.skipLEB(5)
 	case op >= 0x28 && op <= 0x3e: // loads and stores
