@@ -40,9 +40,9 @@ const meterExamples = `
 `
 
 // meterGuests are the test guests that load and finish quickly. loop and
-// init_loop never finish and are covered by the budget tests;
-// stackoverflow, memgrow, logflood and fdwrite_bomb spend their time in
-// the host (stack and memory growth, logging), not in guest code.
+// init_loop never finish, and the budget tests cover them. stackoverflow,
+// memgrow, logflood and fdwrite_bomb spend their time in the host, not in
+// guest code.
 var meterGuests = []string{"echo", "minimal", "scan", "probe", "trap", "oob", "exit", "signabuse", "tablegrow"}
 
 // runCorpus dispatches the corpus to every repo module and returns, per

@@ -11,9 +11,9 @@ import (
 )
 
 // TestDeadlineWithEveryCPUBusy runs more endless loops than there are
-// CPUs, with a budget that would take seconds, and checks the deadline
-// stops each: guest code returns to Go at every refuel, so the loops
-// cannot keep the host from checking their deadline.
+// CPUs, with the largest budget, and checks the deadline stops each.
+// Guest code returns to Go at every refuel, so the loops cannot keep the
+// host from checking their deadline.
 func TestDeadlineWithEveryCPUBusy(t *testing.T) {
 	lc := listenerFor("loop", "loop")
 	lc.Deadline = config.Duration(50 * time.Millisecond)
@@ -36,7 +36,8 @@ func TestDeadlineWithEveryCPUBusy(t *testing.T) {
 			t.Errorf("event %d: %v, want kind timeout", i, err)
 		}
 	}
-	// Generous for a loaded machine; without refuel this took minutes.
+	// Generous for a loaded machine. Without refuel the loops ran until
+	// their budgets ended them.
 	if elapsed := time.Since(start); elapsed > 10*time.Second {
 		t.Errorf("the loops ran %v, want them stopped near the 50ms deadline", elapsed)
 	}

@@ -206,7 +206,7 @@ type Budgets struct {
 	// Instructions bounds the WebAssembly instructions one call of
 	// tw_on_event or tw_shutdown may run. The host counts them with code
 	// it adds to the module at load time, and a call past the budget traps
-	// and fails as a timeout, whatever the wall clock says. Default
+	// and fails as a timeout, regardless of the wall clock. Default
 	// 1,000,000,000, about 0.5 s of a tight loop on the machine in
 	// docs/benchmarks.md; the deadline still applies as well.
 	Instructions int64 `yaml:"instructions"`
