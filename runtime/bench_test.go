@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	goruntime "runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -18,6 +19,7 @@ import (
 	"github.com/tokenwire/tokenwire/abi"
 	"github.com/tokenwire/tokenwire/runtime/config"
 	"github.com/tokenwire/tokenwire/runtime/intake"
+	"github.com/tokenwire/tokenwire/runtime/internal/wasmbin"
 	"github.com/tokenwire/tokenwire/runtime/signer"
 	"github.com/tokenwire/tokenwire/runtime/sink"
 )
@@ -302,7 +304,7 @@ func BenchmarkWazeroCloseOnContextDone(b *testing.B) {
 	for _, closeOnDone := range []bool{false, true} {
 		b.Run(fmt.Sprintf("close_on_done=%t", closeOnDone), func(b *testing.B) {
 			ctx := context.Background()
-			onEvent := instantiateStandIn(b, code, event, configJSON, closeOnDone)
+			onEvent := instantiateStandIn(b, code, event, configJSON, closeOnDone, false).ExportedFunction(abi.ExportOnEvent)
 			b.SetBytes(int64(len(event)))
 			b.ReportAllocs()
 			for b.Loop() {
@@ -321,44 +323,77 @@ func BenchmarkWazeroCloseOnContextDone(b *testing.B) {
 }
 
 // instantiateStandIn instantiates code with WASI and a stand-in "tokenwire"
-// host module that returns event and configJSON, runs _initialize and
-// tw_init, and returns the tw_on_event export. The wazero runtime is closed
+// host module that returns event and configJSON and reads each emitted
+// payload, runs _initialize and tw_init when exported, and returns the
+// module. With metered, code is first rewritten with wasmbin.Meter and a
+// refuel function grants slices without end. The wazero runtime is closed
 // when the benchmark ends.
-func instantiateStandIn(b *testing.B, code, event, configJSON []byte, closeOnDone bool) api.Function {
+func instantiateStandIn(b *testing.B, code, event, configJSON []byte, closeOnDone, metered bool) api.Module {
 	b.Helper()
 	ctx := context.Background()
 	wasm := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfig().
 		WithCompilationCache(processCache()).
 		WithCloseOnContextDone(closeOnDone))
 	b.Cleanup(func() { _ = wasm.Close(ctx) })
+	if metered {
+		var err error
+		if code, err = wasmbin.Meter(code); err != nil {
+			b.Fatal(err)
+		}
+		// An unlimited budget, handed out a slice at a time as the runtime
+		// does.
+		refuel := func(_ context.Context, mod api.Module, _ []uint64) {
+			mod.ExportedGlobal(wasmbin.BudgetExport).(api.MutableGlobal).Set(refuelSlice)
+		}
+		_, err = wasm.NewHostModuleBuilder(wasmbin.RefuelModule).NewFunctionBuilder().
+			WithGoModuleFunction(api.GoModuleFunc(refuel), nil, nil).Export(wasmbin.RefuelName).Instantiate(ctx)
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
 	if _, err := wasi_snapshot_preview1.Instantiate(ctx, wasm); err != nil {
 		b.Fatal(err)
 	}
 
-	copyOut := func(mod api.Module, ptr, length uint32, src []byte) int32 {
-		if !mod.Memory().Write(ptr, src[:min(int(length), len(src))]) {
-			return int32(abi.StatusInvalidMemory)
+	i32s := func(n int) []api.ValueType { return slices.Repeat([]api.ValueType{api.ValueTypeI32}, n) }
+	copyOut := func(src []byte) api.GoModuleFunc {
+		return func(_ context.Context, mod api.Module, stack []uint64) {
+			ptr, length := api.DecodeU32(stack[0]), api.DecodeU32(stack[1])
+			status := int32(len(src))
+			if !mod.Memory().Write(ptr, src[:min(int(length), len(src))]) {
+				status = int32(abi.StatusInvalidMemory)
+			}
+			stack[0] = api.EncodeI32(status)
 		}
-		return int32(len(src))
 	}
-	_, err := wasm.NewHostModuleBuilder(abi.ImportModule).
-		NewFunctionBuilder().WithFunc(func(_ context.Context, mod api.Module, ptr, length uint32) int32 {
-		return copyOut(mod, ptr, length, event)
-	}).Export(abi.FuncEventRead).
-		NewFunctionBuilder().WithFunc(func(_ context.Context, mod api.Module, ptr, length uint32) int32 {
-		return copyOut(mod, ptr, length, configJSON)
-	}).Export(abi.FuncConfigRead).
-		NewFunctionBuilder().WithFunc(func(_ context.Context, level, ptr, length uint32) int32 { return 0 }).Export(abi.FuncLog).
-		NewFunctionBuilder().WithFunc(func(_ context.Context, ptr, length uint32) int32 { return 0 }).Export(abi.FuncSetError).
-		NewFunctionBuilder().WithFunc(func(_ context.Context, ptr, length uint32) int32 {
-		return int32(abi.StatusNotPermitted)
-	}).Export(abi.FuncSign).
-		NewFunctionBuilder().WithFunc(func(_ context.Context, ptr, length uint32) int32 {
-		return int32(abi.StatusNotFound)
-	}).Export(abi.FuncResultRead).
-		NewFunctionBuilder().WithFunc(func(_ context.Context, sinkPtr, sinkLength, dataPtr, dataLength uint32) int32 { return 0 }).Export(abi.FuncEmit).
-		Instantiate(ctx)
-	if err != nil {
+	returns := func(status int32) api.GoModuleFunc {
+		return func(_ context.Context, _ api.Module, stack []uint64) { stack[0] = api.EncodeI32(status) }
+	}
+	emit := func(ctx context.Context, mod api.Module, stack []uint64) {
+		data, ok := mod.Memory().Read(api.DecodeU32(stack[2]), api.DecodeU32(stack[3]))
+		status := int32(abi.StatusInvalidMemory)
+		if ok && (discardSink{}).Publish(ctx, data) == nil {
+			status = 0
+		}
+		stack[0] = api.EncodeI32(status)
+	}
+	host := wasm.NewHostModuleBuilder(abi.ImportModule)
+	for _, f := range []struct {
+		name   string
+		params int
+		fn     api.GoModuleFunc
+	}{
+		{abi.FuncEventRead, 2, copyOut(event)},
+		{abi.FuncConfigRead, 2, copyOut(configJSON)},
+		{abi.FuncLog, 3, returns(0)},
+		{abi.FuncSetError, 2, returns(0)},
+		{abi.FuncSign, 2, returns(int32(abi.StatusNotPermitted))},
+		{abi.FuncResultRead, 2, returns(int32(abi.StatusNotFound))},
+		{abi.FuncEmit, 4, emit},
+	} {
+		host.NewFunctionBuilder().WithGoModuleFunction(f.fn, i32s(f.params), i32s(1)).Export(f.name)
+	}
+	if _, err := host.Instantiate(ctx); err != nil {
 		b.Fatal(err)
 	}
 
@@ -366,17 +401,21 @@ func instantiateStandIn(b *testing.B, code, event, configJSON []byte, closeOnDon
 	if err != nil {
 		b.Fatal(err)
 	}
-	if _, err := mod.ExportedFunction(abi.ExportInitialize).Call(ctx); err != nil {
-		b.Fatal(err)
+	if initialize := mod.ExportedFunction(abi.ExportInitialize); initialize != nil {
+		if _, err := initialize.Call(ctx); err != nil {
+			b.Fatal(err)
+		}
 	}
-	results, err := mod.ExportedFunction(abi.ExportInit).Call(ctx, uint64(len(configJSON)))
-	if err != nil {
-		b.Fatal(err)
+	if initFn := mod.ExportedFunction(abi.ExportInit); initFn != nil {
+		results, err := initFn.Call(ctx, uint64(len(configJSON)))
+		if err != nil {
+			b.Fatal(err)
+		}
+		if results[0] != 0 {
+			b.Fatalf("tw_init returned %d", int32(results[0]))
+		}
 	}
-	if results[0] != 0 {
-		b.Fatalf("tw_init returned %d", int32(results[0]))
-	}
-	return mod.ExportedFunction(abi.ExportOnEvent)
+	return mod
 }
 
 // BenchmarkSignAuditClaims measures Signer.Sign alone on claims of the

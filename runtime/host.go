@@ -46,8 +46,10 @@ func instantiateHost(ctx context.Context, rt wazero.Runtime) error {
 			WithGoModuleFunction(wrapHost(f.Name, funcs[f.Name]), params, []api.ValueType{api.ValueTypeI32}).
 			Export(f.Name)
 	}
-	_, err := builder.Instantiate(ctx)
-	return err
+	if _, err := builder.Instantiate(ctx); err != nil {
+		return err
+	}
+	return instantiateRefuel(ctx, rt)
 }
 
 // wrapHost adapts fn to wazero, finding the calling instance in ctx and

@@ -61,17 +61,15 @@ func (p *probe) call(fn string, args ...uint32) int32 {
 	if f == nil {
 		p.t.Fatalf("probe has no export call_%s", fn)
 	}
-	params := make([]uint64, len(args))
+	stack := make([]uint64, max(len(args), 1))
 	for i, a := range args {
-		params[i] = uint64(a)
+		stack[i] = uint64(a)
 	}
-	ctx, cancel := p.inst.callContext(context.Background(), p.inst.l.cfg.Deadline)
-	defer cancel()
-	results, err := f.Call(ctx, params...)
-	if err != nil {
+	cfg := p.inst.l.cfg
+	if err := p.inst.call(context.Background(), f, "call_"+fn, stack, cfg.Budgets.Instructions, cfg.Deadline); err != nil {
 		p.t.Fatalf("call_%s%v trapped: %v", fn, args, err)
 	}
-	return int32(results[0])
+	return int32(stack[0])
 }
 
 // read returns guest memory [offset, offset+n).
@@ -340,6 +338,9 @@ func TestHostWithoutInstance(t *testing.T) {
 	// possible through the runtime) must still return a status.
 	p := newProbe(t, nil)
 	f := p.inst.mod.ExportedFunction("call_log")
+	// Enough budget that the metering code does not call refuel, which
+	// needs the instance as well.
+	p.inst.budget.global.Set(refuelSlice)
 	results, err := f.Call(context.Background(), 1, probeHello, 5)
 	if err != nil {
 		t.Fatal(err)

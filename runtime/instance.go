@@ -12,6 +12,7 @@ import (
 
 	"github.com/tokenwire/tokenwire/abi"
 	"github.com/tokenwire/tokenwire/runtime/config"
+	"github.com/tokenwire/tokenwire/runtime/internal/wasmbin"
 )
 
 // instance is one module instance of a listener. It is never called
@@ -21,6 +22,13 @@ type instance struct {
 	mod      api.Module
 	onEvent  api.Function
 	shutdown api.Function
+	// ctx carries the instance to host functions; every call uses it, so
+	// a call builds no context.
+	ctx context.Context
+	// stack holds tw_on_event's parameter and result.
+	stack [1]uint64
+	// budget is the instruction budget and deadline of the current call.
+	budget callBudget
 
 	// State of the current call, reset by begin.
 	event    []byte // nil outside tw_on_event
@@ -45,9 +53,11 @@ func instanceFrom(ctx context.Context) *instance {
 }
 
 // newInstance instantiates the listener's module, then calls _initialize
-// and tw_init under the listener's deadline.
+// and tw_init, each under the listener's start budget and start_deadline.
 func (l *listener) newInstance(ctx context.Context) (*instance, error) {
 	inst := &instance{l: l}
+	inst.ctx = context.WithValue(context.Background(), instanceKey{}, inst)
+	inst.budget.closing = &l.closing
 	inst.stdout = guestOutput{inst: inst, stream: "stdout"}
 	inst.stderr = guestOutput{inst: inst, stream: "stderr"}
 
@@ -60,37 +70,37 @@ func (l *listener) newInstance(ctx context.Context) (*instance, error) {
 		WithSysNanotime().
 		WithRandSource(rand.Reader)
 
+	// The module's start function, if any, runs here.
 	inst.begin(nil)
-	callCtx, cancel := inst.callContext(ctx, l.cfg.StartDeadline)
-	defer cancel()
-	mod, err := l.wasm.InstantiateModule(callCtx, l.compiled, modConfig)
+	start := l.cfg.Budgets.StartInstructions
+	inst.budget.start(ctx, "instantiate", start, l.cfg.StartDeadline)
+	mod, err := l.wasm.InstantiateModule(inst.ctx, l.compiled, modConfig)
+	stop := inst.budget.finish()
 	if err != nil {
 		inst.end()
-		return nil, l.callError("instantiate", callCtx, err, inst)
+		return nil, l.callError("instantiate", err, stop, inst)
 	}
 	inst.mod = mod
 	inst.onEvent = mod.ExportedFunction(abi.ExportOnEvent)
 	inst.shutdown = mod.ExportedFunction(abi.ExportShutdown)
+	if g, ok := mod.ExportedGlobal(wasmbin.BudgetExport).(api.MutableGlobal); ok {
+		inst.budget.global = g
+	}
 
-	if start := mod.ExportedFunction(abi.ExportInitialize); start != nil {
-		if _, err := start.Call(callCtx); err != nil {
+	if initialize := mod.ExportedFunction(abi.ExportInitialize); initialize != nil {
+		if err := inst.call(ctx, initialize, abi.ExportInitialize, nil, start, l.cfg.StartDeadline); err != nil {
 			inst.end()
 			inst.close(ctx)
-			return nil, l.callError(abi.ExportInitialize, callCtx, err, inst)
+			return nil, err
 		}
 	}
 	if initFn := mod.ExportedFunction(abi.ExportInit); initFn != nil {
 		inst.end()
 		inst.begin(nil)
-		results, err := initFn.Call(callCtx, uint64(len(l.cfg.ConfigJSON)))
-		switch {
-		case err != nil:
-			err = l.callError(abi.ExportInit, callCtx, err, inst)
-		case mod.IsClosed():
-			// The deadline fired as tw_init returned.
-			err = l.callError(abi.ExportInit, callCtx, errors.New("module closed"), inst)
-		case int32(results[0]) != 0:
-			err = &CallError{Kind: FailReturned, Func: abi.ExportInit, Code: int32(results[0]), Message: inst.failureMessage()}
+		inst.stack[0] = uint64(len(l.cfg.ConfigJSON))
+		err := inst.call(ctx, initFn, abi.ExportInit, inst.stack[:], start, l.cfg.StartDeadline)
+		if err == nil && int32(inst.stack[0]) != 0 {
+			err = &CallError{Kind: FailReturned, Func: abi.ExportInit, Code: int32(inst.stack[0]), Message: inst.failureMessage()}
 		}
 		if err != nil {
 			inst.end()
@@ -102,17 +112,17 @@ func (l *listener) newInstance(ctx context.Context) (*instance, error) {
 	return inst, nil
 }
 
-// errListenerDeadline is the cause of a call context that ended at the
-// listener's own deadline, as opposed to the caller's.
-var errListenerDeadline = errors.New("listener deadline exceeded")
-
-// callContext returns the context for guest calls: it carries the instance
-// for host functions and ends at deadline. Starting an instance passes the
-// listener's start_deadline, because a Go guest's runtime start alone takes
-// milliseconds; every other call passes its deadline.
-func (inst *instance) callContext(ctx context.Context, deadline config.Duration) (context.Context, context.CancelFunc) {
-	ctx = context.WithValue(ctx, instanceKey{}, inst)
-	return context.WithTimeoutCause(ctx, deadline.Std(), errListenerDeadline)
+// call calls fn with stack holding its parameters, leaving its results in
+// stack. The call may run budget instructions; the refuel function stops
+// it past deadline, when ctx ends or when the listener closes.
+func (inst *instance) call(ctx context.Context, fn api.Function, name string, stack []uint64, budget int64, deadline config.Duration) error {
+	inst.budget.start(ctx, name, budget, deadline)
+	err := fn.CallWithStack(inst.ctx, stack)
+	stop := inst.budget.finish()
+	if err == nil {
+		return nil
+	}
+	return inst.l.callError(name, err, stop, inst)
 }
 
 // begin resets the per-call state; event is nil outside tw_on_event.
@@ -138,13 +148,11 @@ func (inst *instance) end() {
 func (inst *instance) handle(ctx context.Context, event []byte) error {
 	inst.begin(event)
 	defer inst.end()
-	callCtx, cancel := inst.callContext(ctx, inst.l.cfg.Deadline)
-	defer cancel()
-	results, err := inst.onEvent.Call(callCtx, uint64(len(event)))
-	if err != nil {
-		return inst.l.callError(abi.ExportOnEvent, callCtx, err, inst)
+	inst.stack[0] = uint64(len(event))
+	if err := inst.call(ctx, inst.onEvent, abi.ExportOnEvent, inst.stack[:], inst.l.cfg.Budgets.Instructions, inst.l.cfg.Deadline); err != nil {
+		return err
 	}
-	if code := int32(results[0]); code != 0 {
+	if code := int32(inst.stack[0]); code != 0 {
 		return &CallError{Kind: FailReturned, Func: abi.ExportOnEvent, Code: code, Message: inst.failureMessage()}
 	}
 	return nil
@@ -162,11 +170,9 @@ func (inst *instance) failureMessage() string {
 func (inst *instance) closeClean(ctx context.Context) {
 	if inst.shutdown != nil {
 		inst.begin(nil)
-		callCtx, cancel := inst.callContext(ctx, inst.l.cfg.Deadline)
-		if _, err := inst.shutdown.Call(callCtx); err != nil {
+		if err := inst.call(ctx, inst.shutdown, abi.ExportShutdown, nil, inst.l.cfg.Budgets.Instructions, inst.l.cfg.Deadline); err != nil {
 			inst.l.logger.Warn("tw_shutdown failed", "error", err)
 		}
-		cancel()
 		inst.end()
 	}
 	inst.close(ctx)
@@ -233,22 +239,14 @@ func failKind(err error) FailKind {
 	return ""
 }
 
-// callError classifies err from calling fn into a CallError.
-func (l *listener) callError(fn string, ctx context.Context, err error, inst *instance) error {
+// callError classifies err from calling fn into a CallError. stop is the
+// refuel function's reason for stopping the call, or nil.
+func (l *listener) callError(fn string, err error, stop *CallError, inst *instance) error {
 	if l.closing.Load() {
 		return &CallError{Kind: FailCanceled, Func: fn, Message: "listener closed while the call ran"}
 	}
-	// A context that ended stopped the call, whatever error wazero reports
-	// for it. Only the listener's own deadline is the guest's fault.
-	if ctx.Err() != nil {
-		if errors.Is(context.Cause(ctx), errListenerDeadline) {
-			deadline := l.cfg.Deadline
-			if fn != abi.ExportOnEvent && fn != abi.ExportShutdown {
-				deadline = l.cfg.StartDeadline
-			}
-			return &CallError{Kind: FailTimeout, Func: fn, Message: "deadline " + deadline.String() + " exceeded"}
-		}
-		return &CallError{Kind: FailCanceled, Func: fn, Message: "caller's context ended: " + context.Cause(ctx).Error()}
+	if stop != nil {
+		return stop
 	}
 	var exit *sys.ExitError
 	if errors.As(err, &exit) {

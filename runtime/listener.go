@@ -46,11 +46,17 @@ type listener struct {
 	// instances ready for an event.
 	tokens chan struct{}
 	idle   chan *instance
+	// spare is one idle instance kept outside the channels, still holding
+	// its token, so a dispatch that finds it touches no channel.
+	spare atomic.Pointer[instance]
 
 	mu           sync.Mutex
 	failures     int // consecutive
 	backoffUntil time.Time
 	trialRunning bool
+	// failing is failures > 0 or a backoff set, kept under mu and read
+	// without it, so events to a healthy listener take no lock.
+	failing atomic.Bool
 
 	stats listenerStats
 }
@@ -69,6 +75,9 @@ type listenerStats struct {
 func (l *listener) acquire(ctx context.Context) (*instance, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, &CallError{Kind: FailCanceled, Func: "acquire", Message: err.Error()}
+	}
+	if inst := l.spare.Swap(nil); inst != nil {
+		return inst, nil
 	}
 	select {
 	case <-l.tokens:
@@ -100,8 +109,24 @@ func (l *listener) release(ctx context.Context, inst *instance) {
 		l.discard(ctx, inst)
 		return
 	}
+	if l.spare.CompareAndSwap(nil, inst) {
+		// close drains the spare after setting closing; whichever of the
+		// two sees the other moves the spare back to the channels.
+		if l.closing.Load() {
+			l.unspare()
+		}
+		return
+	}
 	l.idle <- inst
 	l.tokens <- struct{}{}
+}
+
+// unspare moves the spare instance, if any, back to the channels.
+func (l *listener) unspare() {
+	if inst := l.spare.Swap(nil); inst != nil {
+		l.idle <- inst
+		l.tokens <- struct{}{}
+	}
 }
 
 // discard closes an instance that failed; it is never reused.
@@ -137,6 +162,9 @@ func (l *listener) dispatch(ctx context.Context, eventID string, event []byte) e
 // backs off it returns a FailBackoff error. Once the delay has passed it
 // lets exactly one event at a time through as a trial, and reports which.
 func (l *listener) admit() (trial bool, skip error) {
+	if !l.failing.Load() {
+		return false, nil
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.backoffUntil.IsZero() {
@@ -154,6 +182,9 @@ func (l *listener) admit() (trial bool, skip error) {
 
 // record updates counters and the backoff state after one event.
 func (l *listener) record(eventID string, err error, trial bool) {
+	if err == nil && !trial && !l.failing.Load() {
+		return
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if trial {
@@ -165,6 +196,7 @@ func (l *listener) record(eventID string, err error, trial bool) {
 		}
 		l.failures = 0
 		l.backoffUntil = time.Time{}
+		l.failing.Store(false)
 		return
 	}
 	kind := failKind(err)
@@ -179,6 +211,7 @@ func (l *listener) record(eventID string, err error, trial bool) {
 	msg := err.Error()
 	l.stats.lastError.Store(&msg)
 	l.failures++
+	l.failing.Store(true)
 	l.logger.Error("listener failed on event", "event_id", eventID, "error", err, "consecutive_failures", l.failures)
 
 	if l.failures >= backoffThreshold && !l.noBackoff {
@@ -194,6 +227,7 @@ func (l *listener) record(eventID string, err error, trial bool) {
 // back until ctx ends, then closes the wazero runtime.
 func (l *listener) close(ctx context.Context) error {
 	l.closing.Store(true)
+	l.unspare()
 	size := cap(l.tokens)
 	for returned := 0; returned < size; returned++ {
 		select {

@@ -99,6 +99,9 @@ func describeModule(rt wazero.Runtime, compiled wazero.CompiledModule, code []by
 
 	for _, def := range compiled.ImportedFunctions() {
 		module, name, _ := def.Import()
+		if module == wasmbin.RefuelModule && name == wasmbin.RefuelName {
+			continue // added by metering
+		}
 		info.Imports = append(info.Imports, module+"."+name)
 		if err := checkImport(rt, module, name, def); err != nil {
 			errs = append(errs, err)
@@ -175,9 +178,13 @@ func signature(params, results []api.ValueType) string {
 // A Go listener declares about 6,000.
 const MaxTableElements = 1 << 20
 
+// meterModules is false only in tests and benchmarks that compare a module
+// with and without its instruction budget.
+var meterModules = true
+
 // compile checks code's declared sizes, freezes its tables at their
-// declared size (wazero counts tables against no limit), compiles it in rt
-// and validates it against the ABI.
+// declared size (wazero counts tables against no limit), adds instruction
+// metering, compiles it in rt and validates it against the ABI.
 func compile(ctx context.Context, rt wazero.Runtime, code []byte) (wazero.CompiledModule, *ModuleInfo, error) {
 	// wazero allocates vectors at their declared counts before reading
 	// them, so a few bytes could exhaust the process's memory.
@@ -187,6 +194,12 @@ func compile(ctx context.Context, rt wazero.Runtime, code []byte) (wazero.Compil
 	frozen, err := wasmbin.FreezeTables(code, MaxTableElements)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%w: %v", ErrModule, err)
+	}
+	if meterModules {
+		frozen, err = wasmbin.Meter(frozen)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%w: instruction metering: %v", ErrModule, err)
+		}
 	}
 
 	compiled, err := rt.CompileModule(ctx, frozen)

@@ -334,3 +334,30 @@ func TestStartDeadline(t *testing.T) {
 	}
 	mustContain(t, "error", err.Error(), "tw_init timed out", "deadline 100ms exceeded")
 }
+
+// TestCloseShutsDownIdleInstances checks Close runs tw_shutdown on every
+// idle instance, including the one the pool keeps outside its channels.
+func TestCloseShutsDownIdleInstances(t *testing.T) {
+	lc := listenerFor("shutdown", "shutdown")
+	lc.PoolSize = 3
+	env := newEnv(t, lc)
+	// Three concurrent events make the pool create all three instances.
+	var wg sync.WaitGroup
+	for i := range 3 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := env.rt.Dispatch(context.Background(), testEvent(fmt.Sprint(i))); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	instances := env.rt.Listeners()[0].Instances
+	if err := env.rt.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got := len(env.out.all()); int64(got) != instances {
+		t.Errorf("tw_shutdown emitted %d times, want once per instance (%d)", got, instances)
+	}
+}

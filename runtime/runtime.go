@@ -175,8 +175,7 @@ func (r *Runtime) loadListener(ctx context.Context, lc config.Listener, code []b
 	pages := uint32(lc.MemoryLimit / 65536)
 	wasm := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfig().
 		WithCompilationCache(r.opts.cache).
-		WithMemoryLimitPages(pages).
-		WithCloseOnContextDone(true))
+		WithMemoryLimitPages(pages))
 	l := &listener{
 		cfg:       lc,
 		logger:    r.logger.With("listener", lc.Name),

@@ -322,8 +322,11 @@ func start(t testing.TB, s suite, b build, c namedConfig) (*twruntime.Runtime, *
 			Sinks:      []string{"stdout"},
 			PoolSize:   1,
 			// Generous, because the machine running the tests may be busy
-			// and the Go builds take a while on the biggest events.
+			// and the Go builds take a while on the biggest events: the Go
+			// audit build spends more than the default billion
+			// instructions on the 20,000-element array.
 			Deadline: config.Duration(20 * time.Second),
+			Budgets:  config.Budgets{Instructions: 100_000_000_000},
 		}},
 	}
 	if err := cfg.Normalize(); err != nil {

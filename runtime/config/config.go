@@ -42,6 +42,17 @@ const (
 	DefaultKeyOverlap      = 24 * time.Hour
 )
 
+// Default instruction budgets. On the machine in docs/benchmarks.md a
+// tight guest loop runs about 2 billion instructions a second, so the
+// defaults stop an endless loop after about as long as the default
+// deadline and start_deadline allow.
+const (
+	DefaultInstructions      = 1_000_000_000
+	DefaultStartInstructions = 20_000_000_000
+	// MaxInstructions bounds both budgets, about a day of guest time.
+	MaxInstructions = 1 << 47
+)
+
 // Upper bounds of settings whose large values would exhaust memory at start.
 const (
 	MaxPoolSize    = 1024
@@ -260,6 +271,17 @@ type Budgets struct {
 	ClaimsBytes ByteSize `yaml:"claims_bytes"`
 	// EmitBytes bounds one emitted payload. Default 1MiB.
 	EmitBytes ByteSize `yaml:"emit_bytes"`
+	// Instructions bounds the WebAssembly instructions one call of
+	// tw_on_event or tw_shutdown may run. The host counts them with code
+	// it adds to the module at load time, and a call past the budget traps
+	// and fails as a timeout, regardless of the wall clock. Default
+	// 1,000,000,000, about 0.5 s of a tight loop on the machine in
+	// docs/benchmarks.md; the deadline still applies as well.
+	Instructions int64 `yaml:"instructions"`
+	// StartInstructions bounds each step of starting an instance: the
+	// module's start function, _initialize and tw_init. Default
+	// 20,000,000,000.
+	StartInstructions int64 `yaml:"start_instructions"`
 }
 
 // EventIssuer returns the issuer intake gives an event that names none:

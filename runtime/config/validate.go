@@ -212,6 +212,7 @@ func (l *Listener) normalize(fail func(string, ...any)) {
 	defaultSize(&b.LogBytes, DefaultMaxLogBytes)
 	defaultSize(&b.ClaimsBytes, DefaultMaxClaimsBytes)
 	defaultSize(&b.EmitBytes, DefaultMaxEmitBytes)
+	validateInstructions(b, l.Name, fail)
 	if b.Signs < 0 || b.Emits < 0 || b.LogLines < 0 {
 		fail("listener %q: budgets must not be negative", l.Name)
 	}
@@ -228,6 +229,25 @@ func (l *Listener) normalize(fail func(string, ...any)) {
 	} {
 		if budget.value > budget.max {
 			fail("listener %q: budgets.%s %d is over the maximum %d", l.Name, budget.name, budget.value, budget.max)
+		}
+	}
+}
+
+// validateInstructions fills in and checks the instruction budgets.
+func validateInstructions(b *Budgets, name string, fail func(string, ...any)) {
+	for _, budget := range []struct {
+		name  string
+		value *int64
+		def   int64
+	}{
+		{"instructions", &b.Instructions, DefaultInstructions},
+		{"start_instructions", &b.StartInstructions, DefaultStartInstructions},
+	} {
+		if *budget.value == 0 {
+			*budget.value = budget.def
+		}
+		if *budget.value < 0 || *budget.value > MaxInstructions {
+			fail("listener %q: budgets.%s %d is out of range: use 1 to %d", name, budget.name, *budget.value, int64(MaxInstructions))
 		}
 	}
 }

@@ -1,6 +1,9 @@
 package wasmbin
 
-import "fmt"
+import (
+	"errors"
+	"fmt"
+)
 
 // Limits bounds what a module may declare. wazero v1.12.0 allocates each
 // vector of the binary at its declared count before reading the entries, so
@@ -119,7 +122,15 @@ func checkTypes(r *reader, limits Limits) error {
 
 // checkImports checks the name lengths and descriptors of every import.
 func checkImports(r *reader, limits Limits) error {
-	imports, err := r.count("imports", limits.Imports)
+	var counts [5]uint32
+	return r.imports(limits.Imports, &counts)
+}
+
+// imports reads the import section, checking the name lengths and
+// descriptors of every import, and adds the number of imports of each
+// kind (function, table, memory, global) to counts.
+func (r *reader) imports(limit uint32, counts *[5]uint32) error {
+	imports, err := r.count("imports", limit)
 	if err != nil {
 		return err
 	}
@@ -145,13 +156,16 @@ func checkImports(r *reader, limits Limits) error {
 		case 0x02: // memory: limits
 			err = r.limits()
 		case 0x03: // global: value type, mutability
-			err = r.skip(2)
+			if err = r.valType(); err == nil {
+				err = r.skip(1)
+			}
 		default:
 			err = fmt.Errorf("unknown import kind 0x%02x", kind)
 		}
 		if err != nil {
 			return r.malformed("import %d: %v", i, err)
 		}
+		counts[kind]++
 	}
 	return nil
 }
@@ -163,7 +177,10 @@ func checkGlobals(r *reader, limits Limits) error {
 		return err
 	}
 	for i := uint32(0); i < globals; i++ {
-		if err := r.skip(2); err != nil { // value type, mutability
+		if err := r.valType(); err != nil {
+			return r.malformed("global %d: %v", i, err)
+		}
+		if err := r.skip(1); err != nil { // mutability
 			return r.malformed("global %d: %v", i, err)
 		}
 		if err := r.constExpr(); err != nil {
@@ -310,7 +327,7 @@ func checkCode(r *reader, limits Limits) error {
 			if locals > limits.Locals {
 				return fmt.Errorf("function body %d declares %d locals or more; the limit is %d", i, locals, limits.Locals)
 			}
-			if err := body.skip(1); err != nil {
+			if err := body.valType(); err != nil {
 				return body.malformed("function body %d local type: %v", i, err)
 			}
 		}
@@ -455,37 +472,56 @@ func (r *reader) nameMap() error {
 // the extended-constant arithmetic included, and rejects any other.
 func (r *reader) constExpr() error {
 	for {
-		if len(r.b) == 0 {
-			return fmt.Errorf("constant expression has no end")
-		}
-		op := r.b[0]
-		r.b = r.b[1:]
-		var err error
-		switch op {
-		case 0x0b: // end
-			return nil
-		case 0x41, 0x23, 0xd2: // i32.const, global.get, ref.func
-			err = r.skipLEB(5)
-		case 0x42: // i64.const
-			err = r.skipLEB(10)
-		case 0x43: // f32.const
-			err = r.skip(4)
-		case 0x44: // f64.const
-			err = r.skip(8)
-		case 0xd0: // ref.null
-			err = r.skip(1)
-		case 0x6a, 0x6b, 0x6c, 0x7c, 0x7d, 0x7e: // i32/i64 add, sub, mul
-		case 0xfd: // v128.const
-			if err = r.skipLEB(5); err == nil {
-				err = r.skip(16)
-			}
-		default:
-			return fmt.Errorf("opcode 0x%02x is not allowed in a constant expression", op)
-		}
-		if err != nil {
+		end := len(r.b) > 0 && r.b[0] == 0x0b
+		if err := r.constExprStep(); err != nil {
 			return err
 		}
+		if end {
+			return nil
+		}
 	}
+}
+
+// byte reads one byte.
+func (r *reader) byte() (byte, error) {
+	if len(r.b) == 0 {
+		return 0, errors.New("unexpected end of section")
+	}
+	b := r.b[0]
+	r.b = r.b[1:]
+	return b, nil
+}
+
+// constExprStep skips one instruction of a constant expression.
+func (r *reader) constExprStep() error {
+	if len(r.b) == 0 {
+		return fmt.Errorf("constant expression has no end")
+	}
+	op := r.b[0]
+	r.b = r.b[1:]
+	var err error
+	switch op {
+	case 0x0b: // end
+		return nil
+	case 0x41, 0x23, 0xd2: // i32.const, global.get, ref.func
+		err = r.skipLEB(5)
+	case 0x42: // i64.const
+		err = r.skipLEB(10)
+	case 0x43: // f32.const
+		err = r.skip(4)
+	case 0x44: // f64.const
+		err = r.skip(8)
+	case 0xd0: // ref.null
+		err = r.skip(1)
+	case 0x6a, 0x6b, 0x6c, 0x7c, 0x7d, 0x7e: // i32/i64 add, sub, mul
+	case 0xfd: // v128.const
+		if err = r.skipLEB(5); err == nil {
+			err = r.skip(16)
+		}
+	default:
+		return fmt.Errorf("opcode 0x%02x is not allowed in a constant expression", op)
+	}
+	return err
 }
 
 // skipLEB skips one LEB128 value of at most max bytes.

@@ -1,0 +1,752 @@
+package wasmbin
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+)
+
+// BudgetExport is the name under which Meter exports the budget global.
+const BudgetExport = "tokenwire_budget"
+
+// RefuelModule and RefuelName name the host function a metered module
+// imports and calls when its budget global goes negative. The host either
+// raises the global from what is left of the call's budget, after checking
+// the call's deadline, or ends the call by panicking.
+const (
+	RefuelModule = "tokenwire_meter"
+	RefuelName   = "refuel"
+)
+
+// Section ids Meter needs beyond those Check reads.
+const (
+	sectionStart     = 8
+	sectionDataCount = 12
+	sectionTag       = 13
+)
+
+// sectionOrder ranks non-custom sections in the order the binary format
+// requires; the tag section sits between memory and global.
+func sectionOrder(id byte) int {
+	switch id {
+	case sectionTag:
+		return 55 // between memory (50) and global (60)
+	case sectionDataCount:
+		return 95 // between element (90) and code (100)
+	default:
+		return int(id) * 10
+	}
+}
+
+// Meter returns code rewritten to charge an instruction budget. The module
+// gets a mutable i64 global, exported as BudgetExport and starting at 0,
+// and an import of RefuelModule.RefuelName, of type () -> (). Every
+// function entry and every loop header subtracts from the global the
+// number of instructions that can run before the next charge point, and
+// calls the refuel function when the result is negative. Any execution
+// that does not end passes through loop headers or function entries, so
+// the host sees every call again within the amount it last added.
+//
+// The cost charged at a point is the static count of instructions from
+// there to the end of the enclosing function or loop body, without the
+// bodies of nested loops, which charge for themselves. Both arms of an if
+// are counted, so the charge is an upper bound on what runs.
+//
+// The import is the last function import, so every function the module
+// defines moves up one index; Meter renumbers calls, ref.func, exports,
+// the start function, element segments and global initializers, and drops
+// the "name" custom section rather than renumber it. It decodes every
+// instruction and rejects a module whose code it cannot decode, that
+// refers to a global it does not define (the index would name the budget
+// once rewritten) or that already exports BudgetExport.
+func Meter(code []byte) ([]byte, error) {
+	if !bytes.HasPrefix(code, header) {
+		return nil, fmt.Errorf("%w: not a WebAssembly version 1 binary", ErrMalformed)
+	}
+	var sections []section
+	if err := walkSections(code, func(s section) error {
+		sections = append(sections, s)
+		return nil
+	}); err != nil {
+		return nil, err
+	}
+
+	var m meter
+	var definedGlobals, types uint32
+	for _, s := range sections {
+		r := &reader{b: s.contents(code), section: s.id}
+		var err error
+		switch s.id {
+		case sectionType:
+			types, err = r.count("types", ^uint32(0))
+		case sectionImport:
+			m.importedGlobals, m.importedFuncs, err = r.importCounts()
+		case sectionGlobal:
+			definedGlobals, err = r.count("globals", ^uint32(0))
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	m.budget = m.importedGlobals + definedGlobals
+	if m.budget < m.importedGlobals {
+		return nil, fmt.Errorf("%w: global count overflows", ErrMalformed)
+	}
+
+	out := make([]byte, 0, len(code)+len(code)/4+128)
+	out = append(out, header...)
+	emit := func(id byte, contents []byte) {
+		out = append(out, id)
+		out = appendU32(out, uint32(len(contents)))
+		out = append(out, contents...)
+	}
+	// added lists the sections Meter adds to or creates, in order.
+	added := []struct {
+		id   byte
+		done bool
+		edit func(contents []byte) ([]byte, error)
+	}{
+		{sectionType, false, func(b []byte) ([]byte, error) { return appendRefuelType(b) }},
+		{sectionImport, false, func(b []byte) ([]byte, error) { return appendRefuelImport(b, types) }},
+		{sectionGlobal, false, m.globals},
+		{sectionExport, false, m.exports},
+	}
+	for _, s := range sections {
+		if s.id == sectionCustom && isNameSection(s.contents(code)) {
+			continue
+		}
+		for i := range added {
+			a := &added[i]
+			if a.done || s.id == sectionCustom || sectionOrder(s.id) < sectionOrder(a.id) {
+				continue
+			}
+			contents := []byte(nil)
+			if s.id == a.id {
+				contents = s.contents(code)
+			}
+			edited, err := a.edit(contents)
+			if err != nil {
+				return nil, err
+			}
+			emit(a.id, edited)
+			a.done = true
+		}
+		var edited []byte
+		var err error
+		switch s.id {
+		case sectionType, sectionImport, sectionGlobal, sectionExport:
+			continue // written above
+		case sectionStart:
+			edited, err = m.start(s.contents(code))
+		case sectionElement:
+			edited, err = m.elements(s.contents(code))
+		case sectionCode:
+			edited, err = m.code(s.contents(code))
+		default:
+			out = append(out, code[s.offset:s.end]...)
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		emit(s.id, edited)
+	}
+	for _, a := range added {
+		if !a.done {
+			edited, err := a.edit(nil)
+			if err != nil {
+				return nil, err
+			}
+			emit(a.id, edited)
+		}
+	}
+	return out, nil
+}
+
+// isNameSection reports whether a custom section's contents are the
+// "name" section.
+func isNameSection(b []byte) bool {
+	n, size, err := readU32(b)
+	return err == nil && n == 4 && len(b) >= size+4 && string(b[size:size+4]) == "name"
+}
+
+// importCounts reads the import section and returns how many globals and
+// functions it imports.
+func (r *reader) importCounts() (globals, funcs uint32, err error) {
+	var counts [5]uint32
+	if err := r.imports(^uint32(0), &counts); err != nil {
+		return 0, 0, err
+	}
+	return counts[0x03], counts[0x00], nil
+}
+
+// appendRefuelType returns the type section with () -> () added at its end.
+func appendRefuelType(section []byte) ([]byte, error) {
+	return appendEntry(section, sectionType, []byte{0x60, 0x00, 0x00})
+}
+
+// appendRefuelImport returns the import section with the refuel function,
+// of type typeIndex, added at its end.
+func appendRefuelImport(section []byte, typeIndex uint32) ([]byte, error) {
+	entry := appendU32(nil, uint32(len(RefuelModule)))
+	entry = append(entry, RefuelModule...)
+	entry = appendU32(entry, uint32(len(RefuelName)))
+	entry = append(entry, RefuelName...)
+	entry = append(entry, 0x00)
+	return appendEntry(section, sectionImport, appendU32(entry, typeIndex))
+}
+
+// appendEntry returns a vector section with entry added at its end.
+func appendEntry(section []byte, id byte, entry []byte) ([]byte, error) {
+	var count uint32
+	rest := section
+	if section != nil {
+		r := &reader{b: section, section: id}
+		var err error
+		if count, err = r.count("entries", ^uint32(0)); err != nil {
+			return nil, err
+		}
+		rest = r.b
+	}
+	out := appendU32(nil, count+1)
+	out = append(out, rest...)
+	return append(out, entry...), nil
+}
+
+// globals returns the global section with every initializer renumbered and
+// the budget global, (mut i64) (i64.const 0), added at its end.
+func (m *meter) globals(section []byte) ([]byte, error) {
+	out := appendU32(nil, 0)
+	var count uint32
+	if section != nil {
+		r := &reader{b: section, section: sectionGlobal}
+		var err error
+		if count, err = r.count("globals", ^uint32(0)); err != nil {
+			return nil, err
+		}
+		out = appendU32(nil, count+1)
+		for i := uint32(0); i < count; i++ {
+			typ := r.b
+			if err := r.valType(); err != nil {
+				return nil, r.malformed("global %d type: %v", i, err)
+			}
+			if err := r.skip(1); err != nil { // mutability
+				return nil, r.malformed("global %d is cut short", i)
+			}
+			out = append(out, typ[:len(typ)-len(r.b)]...)
+			if out, err = m.constExpr(r, out); err != nil {
+				return nil, r.malformed("global %d: %v", i, err)
+			}
+		}
+		if len(r.b) != 0 {
+			return nil, r.malformed("%d bytes after the last global", len(r.b))
+		}
+	} else {
+		out = appendU32(nil, 1)
+	}
+	return append(out, 0x7e, 0x01, 0x42, 0x00, 0x0b), nil
+}
+
+// exports returns the export section with function indices renumbered and
+// the budget global exported as BudgetExport.
+func (m *meter) exports(section []byte) ([]byte, error) {
+	var count uint32
+	out := []byte(nil)
+	if section != nil {
+		r := &reader{b: section, section: sectionExport}
+		var err error
+		if count, err = r.count("exports", ^uint32(0)); err != nil {
+			return nil, err
+		}
+		for i := uint32(0); i < count; i++ {
+			length, err := r.u32()
+			if err != nil || uint64(length) > uint64(len(r.b)) || len(r.b) < int(length)+1 {
+				return nil, r.malformed("export %d name runs past the section", i)
+			}
+			name := r.b[:length]
+			if string(name) == BudgetExport {
+				return nil, fmt.Errorf("module exports %q, a name the host reserves for the instruction budget", BudgetExport)
+			}
+			kind := r.b[length]
+			r.b = r.b[length+1:]
+			index, err := r.u32()
+			if err != nil {
+				return nil, r.malformed("export %d index: %v", i, err)
+			}
+			out = appendU32(out, length)
+			out = append(out, name...)
+			out = append(out, kind)
+			if kind == 0x00 {
+				index = m.function(index)
+			}
+			out = appendU32(out, index)
+		}
+		if len(r.b) != 0 {
+			return nil, r.malformed("%d bytes after the last export", len(r.b))
+		}
+	}
+	out = appendU32(out, uint32(len(BudgetExport)))
+	out = append(out, BudgetExport...)
+	out = append(out, 0x03) // global
+	out = appendU32(out, m.budget)
+	return append(appendU32(nil, count+1), out...), nil
+}
+
+// start returns the start section with its function renumbered.
+func (m *meter) start(section []byte) ([]byte, error) {
+	index, n, err := readU32(section)
+	if err != nil || n != len(section) {
+		return nil, fmt.Errorf("%w: start section is not one function index", ErrMalformed)
+	}
+	return appendU32(nil, m.function(index)), nil
+}
+
+// elements returns the element section with every function index and
+// every initializer expression renumbered.
+func (m *meter) elements(section []byte) ([]byte, error) {
+	r := &reader{b: section, section: sectionElement}
+	count, err := r.count("element segments", ^uint32(0))
+	if err != nil {
+		return nil, err
+	}
+	out := appendU32(nil, count)
+	for i := uint32(0); i < count; i++ {
+		flags, err := r.u32()
+		if err != nil || flags > 7 {
+			return nil, r.malformed("element segment %d has flags %d", i, flags)
+		}
+		out = appendU32(out, flags)
+		if flags&0x02 != 0 && flags&0x01 == 0 { // explicit table index
+			table, err := r.u32()
+			if err != nil {
+				return nil, r.malformed("element segment %d table: %v", i, err)
+			}
+			out = appendU32(out, table)
+		}
+		if flags&0x01 == 0 { // active: offset expression
+			if out, err = m.constExpr(r, out); err != nil {
+				return nil, r.malformed("element segment %d offset: %v", i, err)
+			}
+		}
+		if flags&0x03 != 0 { // element kind or reference type
+			if len(r.b) == 0 {
+				return nil, r.malformed("element segment %d is cut short", i)
+			}
+			out = append(out, r.b[0])
+			r.b = r.b[1:]
+		}
+		n, err := r.count("elements", ^uint32(0))
+		if err != nil {
+			return nil, err
+		}
+		out = appendU32(out, n)
+		for j := uint32(0); j < n; j++ {
+			if flags&0x04 != 0 {
+				out, err = m.constExpr(r, out)
+			} else {
+				var index uint32
+				if index, err = r.u32(); err == nil {
+					out = appendU32(out, m.function(index))
+				}
+			}
+			if err != nil {
+				return nil, r.malformed("element segment %d entry %d: %v", i, j, err)
+			}
+		}
+	}
+	if len(r.b) != 0 {
+		return nil, r.malformed("%d bytes after the last element segment", len(r.b))
+	}
+	return out, nil
+}
+
+// constExpr copies a constant expression from r to out, renumbering
+// ref.func.
+func (m *meter) constExpr(r *reader, out []byte) ([]byte, error) {
+	for {
+		before := r.b
+		op, err := r.byte()
+		if err != nil {
+			return nil, errors.New("constant expression has no end")
+		}
+		if op == 0xd2 { // ref.func
+			index, err := r.u32()
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, op)
+			out = appendU32(out, m.function(index))
+			continue
+		}
+		r.b = before
+		single := *r
+		if err := single.constExprStep(); err != nil {
+			return nil, err
+		}
+		out = append(out, before[:len(before)-len(single.b)]...)
+		r.b = single.b
+		if op == 0x0b {
+			return out, nil
+		}
+	}
+}
+
+// function maps a function index of the original module to the metered
+// module's: the refuel import takes the index after the last import.
+func (m *meter) function(index uint32) uint32 {
+	if index >= m.importedFuncs {
+		return index + 1
+	}
+	return index
+}
+
+// code rewrites every function body of a code section.
+func (m *meter) code(section []byte) ([]byte, error) {
+	r := &reader{b: section, section: sectionCode}
+	n, err := r.count("functions", ^uint32(0))
+	if err != nil {
+		return nil, err
+	}
+	out := appendU32(make([]byte, 0, len(section)+len(section)/4), n)
+	for i := uint32(0); i < n; i++ {
+		size, err := r.u32()
+		if err != nil || uint64(size) > uint64(len(r.b)) {
+			return nil, r.malformed("function %d body runs past the section", i)
+		}
+		body, err := m.body(r.b[:size])
+		if err != nil {
+			return nil, fmt.Errorf("%w: function %d: %v", ErrMalformed, i, err)
+		}
+		r.b = r.b[size:]
+		out = appendU32(out, uint32(len(body)))
+		out = append(out, body...)
+	}
+	if len(r.b) != 0 {
+		return nil, r.malformed("%d bytes after the last function body", len(r.b))
+	}
+	return out, nil
+}
+
+// meter holds what the rewrite needs to know about the module, and
+// buffers it reuses from one function body to the next.
+type meter struct {
+	importedGlobals uint32
+	importedFuncs   uint32 // also the refuel function's index
+	budget          uint32 // the budget global's index
+
+	edits []edit
+	stack []int // per open block: index into edits of its charge point
+	out   []byte
+}
+
+// edit is one change to a function body at offset: a charge of cost
+// inserted there, or, when end > offset, the bytes up to end replaced by
+// the function index index.
+type edit struct {
+	offset, end int
+	cost        int64
+	index       uint32
+}
+
+// body returns a function body with charges inserted and function indices
+// renumbered.
+func (m *meter) body(body []byte) ([]byte, error) {
+	r := &reader{b: body, section: sectionCode}
+	groups, err := r.u32()
+	if err != nil {
+		return nil, fmt.Errorf("local declarations: %v", err)
+	}
+	for g := uint32(0); g < groups; g++ {
+		if _, err := r.u32(); err != nil {
+			return nil, fmt.Errorf("local declarations: %v", err)
+		}
+		if err := r.valType(); err != nil {
+			return nil, fmt.Errorf("local declarations: %v", err)
+		}
+	}
+	m.edits = append(m.edits[:0], edit{offset: len(body) - len(r.b)})
+	m.stack = append(m.stack[:0], 0)
+	for len(m.stack) > 0 {
+		if len(r.b) == 0 {
+			return nil, errors.New("body ends inside a block")
+		}
+		op := r.b[0]
+		r.b = r.b[1:]
+		m.edits[m.stack[len(m.stack)-1]].cost++
+		if err := m.instruction(r, op, len(body)); err != nil {
+			return nil, fmt.Errorf("opcode 0x%02x at offset %d: %v", op, len(body)-len(r.b)-1, err)
+		}
+	}
+	if len(r.b) != 0 {
+		return nil, fmt.Errorf("%d bytes after the function's end", len(r.b))
+	}
+
+	out := m.out[:0]
+	last := 0
+	for _, e := range m.edits {
+		out = append(out, body[last:e.offset]...)
+		last = e.offset
+		if e.end > e.offset {
+			out = appendU32(out, e.index)
+			last = e.end
+			continue
+		}
+		out = m.appendCharge(out, e.cost)
+	}
+	out = append(out, body[last:]...)
+	m.out = out
+	return out, nil
+}
+
+// appendCharge appends the code that charges cost:
+//
+//	global.get $budget
+//	i64.const cost
+//	i64.sub
+//	global.set $budget
+//	global.get $budget
+//	i64.const 0
+//	i64.lt_s
+//	if
+//	  call $refuel
+//	end
+func (m *meter) appendCharge(out []byte, cost int64) []byte {
+	out = append(out, 0x23)
+	out = appendU32(out, m.budget)
+	out = append(out, 0x42)
+	out = appendS64(out, cost)
+	out = append(out, 0x7d, 0x24)
+	out = appendU32(out, m.budget)
+	out = append(out, 0x23)
+	out = appendU32(out, m.budget)
+	out = append(out, 0x42, 0x00, 0x53, 0x04, 0x40, 0x10)
+	out = appendU32(out, m.importedFuncs)
+	return append(out, 0x0b)
+}
+
+// instruction reads the immediates of op, tracks blocks and records a
+// charge site after each loop header. bodyLen converts positions in r to
+// offsets in the body.
+func (m *meter) instruction(r *reader, op byte, bodyLen int) error {
+	switch {
+	case op == 0x02 || op == 0x04: // block, if
+		m.stack = append(m.stack, m.stack[len(m.stack)-1])
+		return r.blockType()
+	case op == 0x03: // loop
+		if err := r.blockType(); err != nil {
+			return err
+		}
+		m.edits = append(m.edits, edit{offset: bodyLen - len(r.b)})
+		m.stack = append(m.stack, len(m.edits)-1)
+		return nil
+	case op == 0x10 || op == 0x12 || op == 0xd2: // call, return_call, ref.func
+		offset := bodyLen - len(r.b)
+		index, err := r.u32()
+		if err != nil {
+			return err
+		}
+		m.edits = append(m.edits, edit{offset: offset, end: bodyLen - len(r.b), index: m.function(index)})
+		return nil
+	case op == 0x0b: // end
+		m.stack = m.stack[:len(m.stack)-1]
+		return nil
+	case op == 0x23 || op == 0x24: // global.get, global.set
+		idx, err := r.u32()
+		if err != nil {
+			return err
+		}
+		if idx >= m.budget {
+			return fmt.Errorf("refers to global %d, which the module does not define", idx)
+		}
+		return nil
+	}
+	return r.immediates(op)
+}
+
+// blockType skips a block type: 0x40, one value type, or an s33 type index.
+func (r *reader) blockType() error {
+	if len(r.b) == 0 {
+		return errors.New("missing block type")
+	}
+	if b := r.b[0]; b == 0x40 || (b >= 0x7b && b <= 0x7f) || b == 0x70 || b == 0x6f || b == 0x63 || b == 0x64 {
+		return r.valType()
+	}
+	return r.skipLEB(5)
+}
+
+// valType skips a value type: one byte, or 0x63 or 0x64 (a typed
+// reference) followed by an s33 heap type.
+func (r *reader) valType() error {
+	b, err := r.byte()
+	if err != nil {
+		return err
+	}
+	if b == 0x63 || b == 0x64 {
+		return r.skipLEB(5)
+	}
+	return nil
+}
+
+// immediates skips the immediates of every instruction other than the
+// block and global instructions. An opcode that does not exist is left
+// for wazero to reject; one whose immediates this reader does not know
+// (exception handling, garbage collection) is rejected here.
+func (r *reader) immediates(op byte) error {
+	switch {
+	case op == 0x05, op == 0x00, op == 0x01, op == 0x0f, op == 0x1a, op == 0x1b, op == 0xd1:
+		// else, unreachable, nop, return, drop, select, ref.is_null
+		return nil
+	case op == 0x0c || op == 0x0d: // br, br_if
+		return r.skipLEB(5)
+	case op == 0x0e: // br_table
+		n, err := r.count("labels", ^uint32(0))
+		if err != nil {
+			return err
+		}
+		for i := uint32(0); i <= n; i++ {
+			if err := r.skipLEB(5); err != nil {
+				return err
+			}
+		}
+		return nil
+	case op == 0x11 || op == 0x13: // call_indirect, return_call_indirect
+		if err := r.skipLEB(5); err != nil {
+			return err
+		}
+		return r.skipLEB(5)
+	case op == 0x1c: // select with types
+		n, err := r.count("types", ^uint32(0))
+		if err != nil {
+			return err
+		}
+		for i := uint32(0); i < n; i++ {
+			if err := r.valType(); err != nil {
+				return err
+			}
+		}
+		return nil
+	case op >= 0x20 && op <= 0x22, op == 0x25, op == 0x26: // local.*, table.get/set
+		return r.skipLEB(5)
+	case op >= 0x28 && op <= 0x3e: // loads and stores
+		return r.memarg()
+	case op == 0x3f || op == 0x40: // memory.size, memory.grow
+		return r.skipLEB(5)
+	case op == 0x41: // i32.const
+		return r.skipLEB(5)
+	case op == 0x42: // i64.const
+		return r.skipLEB(10)
+	case op == 0x43: // f32.const
+		return r.skip(4)
+	case op == 0x44: // f64.const
+		return r.skip(8)
+	case op >= 0x45 && op <= 0xc4: // numeric, sign extension
+		return nil
+	case op == 0xd0: // ref.null
+		return r.skip(1)
+	case op == 0xfc:
+		return r.miscImmediates()
+	case op == 0xfd:
+		return r.simdImmediates()
+	case op == 0xfe:
+		return r.atomicImmediates()
+	}
+	return errors.New("instruction not supported by instruction metering")
+}
+
+// memarg skips alignment (with an optional memory index) and offset.
+func (r *reader) memarg() error {
+	align, err := r.u32()
+	if err != nil {
+		return err
+	}
+	if align&0x40 != 0 { // multi-memory: a memory index follows
+		if err := r.skipLEB(5); err != nil {
+			return err
+		}
+	}
+	return r.skipLEB(10)
+}
+
+// miscImmediates skips the 0xfc-prefixed instructions: saturating
+// truncation, bulk memory and table instructions.
+func (r *reader) miscImmediates() error {
+	sub, err := r.u32()
+	if err != nil {
+		return err
+	}
+	switch {
+	case sub <= 7:
+		return nil
+	case sub == 8 || sub == 10 || sub == 12 || sub == 14: // two indices
+		if err := r.skipLEB(5); err != nil {
+			return err
+		}
+		return r.skipLEB(5)
+	case sub <= 17: // one index
+		return r.skipLEB(5)
+	}
+	return fmt.Errorf("0xfc %d: instruction not supported by instruction metering", sub)
+}
+
+// simdImmediates skips the 0xfd-prefixed vector instructions.
+func (r *reader) simdImmediates() error {
+	sub, err := r.u32()
+	if err != nil {
+		return err
+	}
+	switch {
+	case sub <= 11 || sub == 92 || sub == 93: // loads and stores
+		return r.memarg()
+	case sub == 12 || sub == 13: // v128.const, i8x16.shuffle
+		return r.skip(16)
+	case sub >= 21 && sub <= 34: // lane extract and replace
+		return r.skip(1)
+	case sub >= 84 && sub <= 91: // lane loads and stores
+		if err := r.memarg(); err != nil {
+			return err
+		}
+		return r.skip(1)
+	case sub <= 255:
+		return nil
+	}
+	return fmt.Errorf("0xfd %d: instruction not supported by instruction metering", sub)
+}
+
+// atomicImmediates skips the 0xfe-prefixed thread instructions.
+func (r *reader) atomicImmediates() error {
+	sub, err := r.u32()
+	if err != nil {
+		return err
+	}
+	if sub == 3 { // atomic.fence
+		return r.skip(1)
+	}
+	if sub <= 0x4e {
+		return r.memarg()
+	}
+	return fmt.Errorf("0xfe %d: instruction not supported by instruction metering", sub)
+}
+
+// appendS64 appends v as signed LEB128.
+func appendS64(b []byte, v int64) []byte {
+	for {
+		c := byte(v & 0x7f)
+		v >>= 7
+		if (v == 0 && c&0x40 == 0) || (v == -1 && c&0x40 != 0) {
+			return append(b, c)
+		}
+		b = append(b, c|0x80)
+	}
+}
+
+// Refill computes what the refuel function writes into the budget global.
+// A charge has left the global at current, below zero; left is what
+// remains of the call's budget beyond the global. Refill moves up to slice
+// instructions, plus the overdraft, from left into the global, and reports
+// false when even all of left cannot bring the global back to zero: the
+// call has spent its budget.
+func Refill(current, left, slice int64) (global, newLeft int64, ok bool) {
+	give := min(left, slice-current)
+	global = current + give
+	return global, left - give, global >= 0
+}

@@ -1,0 +1,506 @@
+package wasmbin
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
+)
+
+// repoModules returns every prebuilt module in the repository.
+func repoModules(t testing.TB) []string {
+	t.Helper()
+	root := filepath.Join("..", "..", "..")
+	paths, err := filepath.Glob(filepath.Join(root, "testdata", "guests", "*.wasm"))
+	if err != nil || len(paths) == 0 {
+		t.Fatalf("no test guests found: %v", err)
+	}
+	if raceEnabled {
+		return paths // compiling the Go examples takes minutes under -race
+	}
+	examples, _ := filepath.Glob(filepath.Join(root, "examples", "*", "*.wasm"))
+	if len(examples) == 0 {
+		t.Fatal("no example modules found")
+	}
+	return append(paths, examples...)
+}
+
+// TestMeterRepoModules meters every module in the repository and checks
+// that wazero accepts each rewritten module it accepted before.
+func TestMeterRepoModules(t *testing.T) {
+	ctx := context.Background()
+	rt := wazero.NewRuntime(ctx)
+	defer rt.Close(ctx)
+	for _, path := range repoModules(t) {
+		t.Run(filepath.Base(path), func(t *testing.T) {
+			code, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			before, beforeErr := rt.CompileModule(ctx, code)
+			if beforeErr != nil {
+				t.Skipf("wazero rejects the module itself: %v", beforeErr)
+			}
+			defer before.Close(ctx)
+			out, err := Meter(code)
+			if err != nil {
+				t.Fatalf("Meter: %v", err)
+			}
+			after, err := rt.CompileModule(ctx, out)
+			if err != nil {
+				t.Fatalf("wazero rejects the metered module: %v", err)
+			}
+			defer after.Close(ctx)
+			if len(after.ExportedFunctions()) != len(before.ExportedFunctions()) {
+				t.Errorf("metered module exports %d functions, want %d", len(after.ExportedFunctions()), len(before.ExportedFunctions()))
+			}
+		})
+	}
+}
+
+func TestMeterRejects(t *testing.T) {
+	cases := []struct {
+		name string
+		code []byte
+		want string
+	}{
+		{"not wasm", []byte("hello"), "not a WebAssembly"},
+		{"reserved export", progModule(nil, BudgetExport), "reserves"},
+		{"unknown global", progModule([]byte{0x23, 0x05, 0x1a}, ""), "does not define"},
+		{"cut body", progModule([]byte{0x02, 0x40}, ""), "ends inside a block"},
+		{"exceptions", progModule([]byte{0x08, 0x00}, ""), "not supported"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := Meter(c.code)
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("Meter error = %v, want one containing %q", err, c.want)
+			}
+		})
+	}
+}
+
+// progModule builds a module with one function "run" () -> i64, whose
+// body is code (the function end is added; nil means the body i64.const 0)
+// and, when exportName is not empty, an extra export of that name.
+func progModule(code []byte, exportName string) []byte {
+	if code == nil {
+		code = []byte{0x42, 0x00}
+	}
+	p := &program{}
+	p.body = code
+	p.exportName = exportName
+	return p.module()
+}
+
+// TestMeterStopsEndlessLoop runs an endless loop under a budget and checks
+// it traps after spending the budget, not before.
+func TestMeterStopsEndlessLoop(t *testing.T) {
+	// loop (br 0) end; i64.const 0
+	code := progModule([]byte{0x03, 0x40, 0x0c, 0x00, 0x0b, 0x42, 0x00}, "")
+	for _, budget := range []int64{0, 1, 1000, 1_000_000} {
+		out, err := Meter(code)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res := runMetered(t, out, budget)
+		if res.err == nil || !strings.Contains(res.err.Error(), errExhausted.Error()) {
+			t.Fatalf("budget %d: endless loop returned %v, want a trap", budget, res.err)
+		}
+		if res.left >= 0 {
+			t.Errorf("budget %d: %d left after the trap, want a negative budget", budget, res.left)
+		}
+		// Entry charges 3 (loop, i64.const, end), each pass 2 (br, end).
+		if spent := budget - res.left; spent > budget+3 {
+			t.Errorf("budget %d: charged %d, more than one charge past the budget", budget, spent)
+		}
+	}
+}
+
+// result is what one run of "run" produced.
+type result struct {
+	value uint64
+	err   error
+	left  int64 // budget left, metered runs only
+	mem   string
+}
+
+// runMetered instantiates code, sets its budget and calls "run".
+func runMetered(t testing.TB, code []byte, budget int64) result {
+	return runModule(t, code, budget, true)
+}
+
+// testSlice is the most a test's refuel function adds to the budget
+// global at once; small, so programs refuel often.
+const testSlice = 1000
+
+var errExhausted = errors.New("instruction budget exhausted")
+
+func runModule(t testing.TB, code []byte, budget int64, metered bool) (res result) {
+	t.Helper()
+	ctx := context.Background()
+	cfg := wazero.NewRuntimeConfig().WithMemoryLimitPages(4)
+	if !metered {
+		cfg = cfg.WithCloseOnContextDone(true)
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+	}
+	rt := wazero.NewRuntimeWithConfig(ctx, cfg)
+	defer rt.Close(context.Background())
+	left := budget
+	if metered {
+		refuel := func(_ context.Context, mod api.Module, _ []uint64) {
+			g := mod.ExportedGlobal(BudgetExport).(api.MutableGlobal)
+			global, newLeft, ok := Refill(int64(g.Get()), left, testSlice)
+			g.Set(uint64(global))
+			left = newLeft
+			if !ok {
+				panic(errExhausted)
+			}
+		}
+		_, err := rt.NewHostModuleBuilder(RefuelModule).NewFunctionBuilder().
+			WithGoModuleFunction(api.GoModuleFunc(refuel), nil, nil).Export(RefuelName).Instantiate(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	mod, err := rt.Instantiate(ctx, code)
+	if err != nil {
+		t.Fatalf("instantiate: %v", err)
+	}
+	if metered {
+		g := mod.ExportedGlobal(BudgetExport).(api.MutableGlobal)
+		defer func() { res.left = left + int64(g.Get()) }()
+	}
+	out, err := mod.ExportedFunction("run").Call(ctx)
+	if err != nil {
+		res.err = errors.New(firstLineOf(err.Error()))
+	} else {
+		res.value = out[0]
+	}
+	if b, ok := mod.Memory().Read(0, 256); ok {
+		res.mem = string(b)
+	}
+	return res
+}
+
+func firstLineOf(s string) string {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i]
+	}
+	return s
+}
+
+// FuzzMeter builds a program from the fuzzer's bytes (nested blocks,
+// bounded loops, branches out of blocks, calls, memory access, arithmetic
+// that can trap), and checks that wazero accepts the metered module and
+// that it computes the same result, the same trap and the same memory as
+// the original when the budget suffices.
+func FuzzMeter(f *testing.F) {
+	f.Add([]byte{0})
+	f.Add([]byte{3, 7, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12})
+	f.Add([]byte{3, 200, 3, 100, 0, 5, 9, 2, 4, 4, 1, 1, 6, 2, 8})
+	f.Add([]byte("loops within loops within loops, then a call and a store"))
+	f.Add([]byte{4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 7, 7, 7})
+	f.Fuzz(func(t *testing.T, seed []byte) {
+		p := generate(seed)
+		code := p.module()
+		plain := runModule(t, code, 0, false)
+		out, err := Meter(code)
+		if err != nil {
+			t.Fatalf("Meter: %v", err)
+		}
+		metered := runModule(t, out, 1<<50, true)
+		if plain.value != metered.value || plain.mem != metered.mem || errText(plain.err) != errText(metered.err) {
+			t.Fatalf("metered run differs:\nplain   %d %v\nmetered %d %v", plain.value, plain.err, metered.value, metered.err)
+		}
+		// The same budget is spent on every run.
+		if again := runModule(t, out, 1<<50, true); again.left != metered.left {
+			t.Fatalf("budget left %d, then %d on a second run", metered.left, again.left)
+		}
+		// A budget one short of what the run spent stops it with a trap.
+		spent := 1<<50 - metered.left
+		if short := runModule(t, out, spent-1, true); short.err == nil || short.left >= 0 {
+			t.Fatalf("budget %d (one short of the %d spent): %v, %d left; want a budget trap", spent-1, spent, short.err, short.left)
+		}
+	})
+}
+
+func errText(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
+}
+
+// program is a generated module: function 0 is "run" () -> i64 with
+// locals 0-3 i64 and 4-11 i32 loop counters; function 1 is a helper
+// (i64) -> i64 that loops over its argument.
+type program struct {
+	seed       []byte
+	pos        int
+	body       []byte
+	depth      int
+	counters   int
+	exportName string
+}
+
+func (p *program) next() byte {
+	if p.pos >= len(p.seed) {
+		return 0
+	}
+	b := p.seed[p.pos]
+	p.pos++
+	return b
+}
+
+// generate builds the body of "run" from seed.
+func generate(seed []byte) *program {
+	p := &program{seed: seed}
+	for p.pos < len(p.seed) && len(p.body) < 4096 {
+		p.stmt()
+	}
+	// Result: l0 ^ l1 ^ l2 ^ l3.
+	p.emit(0x20, 0, 0x20, 1, 0x85, 0x20, 2, 0x85, 0x20, 3, 0x85)
+	return p
+}
+
+func (p *program) emit(b ...byte) { p.body = append(p.body, b...) }
+
+// stmt emits one statement that leaves the stack as it found it.
+func (p *program) stmt() {
+	op := p.next() % 9
+	if p.depth > 5 && op >= 3 {
+		op %= 3
+	}
+	switch op {
+	case 0, 1: // local.set lX (expr)
+		p.expr(2)
+		p.emit(0x21, p.next()%4)
+	case 2: // i32.const addr; expr; i64.store
+		p.address()
+		p.expr(2)
+		p.emit(0x37, 0x03, 0x00)
+	case 3, 4: // bounded loop: counter = n; loop stmts; --counter; br_if
+		if p.counters >= 8 {
+			p.expr(1)
+			p.emit(0x1a)
+			return
+		}
+		c := byte(4 + p.counters)
+		p.counters++
+		p.emit(0x41, p.next()%16+1, 0x21, c, 0x03, 0x40)
+		p.block()
+		p.emit(0x20, c, 0x41, 0x01, 0x6b, 0x22, c, 0x0d, 0x00, 0x0b)
+		p.counters--
+	case 5: // if (expr != 0) stmts else stmts end
+		p.expr(2)
+		p.emit(0x50, 0x04, 0x40) // i64.eqz, if
+		p.block()
+		p.emit(0x05)
+		p.block()
+		p.emit(0x0b)
+	case 6: // block stmts; br_if 0 (expr == 0); stmts end
+		p.emit(0x02, 0x40)
+		p.block()
+		p.expr(2)
+		p.emit(0x50, 0x0d, 0x00)
+		p.block()
+		p.emit(0x0b)
+	case 7: // l0 = helper(expr)
+		p.expr(1)
+		p.emit(0x10, 0x01, 0x21, 0x00)
+	case 8: // br_table out of two blocks
+		p.emit(0x02, 0x40, 0x02, 0x40)
+		p.block()
+		p.expr(1)
+		p.emit(0xa7, 0x0e, 0x02, 0x00, 0x01, 0x00, 0x0b) // i32.wrap, br_table 0 1 0
+		p.block()
+		p.emit(0x0b)
+	}
+}
+
+// block emits up to three statements one level deeper.
+func (p *program) block() {
+	p.depth++
+	for n := p.next() % 4; n > 0; n-- {
+		p.stmt()
+	}
+	p.depth--
+}
+
+// address emits i32.const of an 8-byte aligned address below 256.
+func (p *program) address() {
+	p.emit(0x41)
+	p.body = appendS64(p.body, int64(p.next()%32*8))
+}
+
+// expr emits an expression that pushes one i64.
+func (p *program) expr(depth int) {
+	op := p.next() % 6
+	if depth == 0 && op >= 2 {
+		op %= 2
+	}
+	switch op {
+	case 0:
+		p.emit(0x42, p.next()&0x3f)
+	case 1:
+		p.emit(0x20, p.next()%4)
+	case 2: // binary arithmetic, with division that can trap
+		p.expr(depth - 1)
+		p.expr(depth - 1)
+		ops := []byte{0x7c, 0x7d, 0x7e, 0x85, 0x89, 0x80, 0x82}
+		p.emit(ops[int(p.next())%len(ops)])
+	case 3: // i64.load from a fixed address
+		p.address()
+		p.emit(0x29, 0x03, 0x00)
+	case 4: // global.get 0 (an i64 global the module defines)
+		p.emit(0x23, 0x00)
+	case 5:
+		p.expr(depth - 1)
+		p.emit(0x42, 0x01, 0x7c, 0x24, 0x00, 0x23, 0x00) // global0 = e+1; push it
+	}
+}
+
+// module encodes the program as a binary.
+func (p *program) module() []byte {
+	sec := func(b []byte, id byte, contents []byte) []byte {
+		b = append(b, id)
+		b = appendU32(b, uint32(len(contents)))
+		return append(b, contents...)
+	}
+	b := append([]byte{}, header...)
+	// Types: 0 () -> i64, 1 (i64) -> i64.
+	b = sec(b, sectionType, []byte{2, 0x60, 0, 1, 0x7e, 0x60, 1, 0x7e, 1, 0x7e})
+	b = sec(b, sectionFunction, []byte{2, 0, 1})
+	b = sec(b, sectionMemory, []byte{1, 0, 1})
+	b = sec(b, sectionGlobal, []byte{1, 0x7e, 0x01, 0x42, 0x07, 0x0b})
+	exports := []byte{2, 3, 'r', 'u', 'n', 0x00, 0x00, 6, 'm', 'e', 'm', 'o', 'r', 'y', 0x02, 0x00}
+	if p.exportName != "" {
+		exports[0] = 3
+		exports = appendU32(exports, uint32(len(p.exportName)))
+		exports = append(exports, p.exportName...)
+		exports = append(exports, 0x00, 0x00)
+	}
+	b = sec(b, sectionExport, exports)
+
+	run := []byte{2, 4, 0x7e, 8, 0x7f}
+	run = append(run, p.body...)
+	run = append(run, 0x0b)
+	// helper(x): n = (x & 15) + 1; loop { x = x*31 + n; n--; br_if n != 0 }; x
+	helper := []byte{1, 1, 0x7e,
+		0x20, 0, 0x42, 15, 0x83, 0x42, 1, 0x7c, 0x21, 1,
+		0x03, 0x40,
+		0x20, 0, 0x42, 31, 0x7e, 0x20, 1, 0x7c, 0x21, 0,
+		0x20, 1, 0x42, 1, 0x7d, 0x22, 1, 0x42, 0, 0x52, 0x0d, 0x00,
+		0x0b,
+		0x20, 0, 0x0b}
+	code := []byte{2}
+	code = appendU32(code, uint32(len(run)))
+	code = append(code, run...)
+	code = appendU32(code, uint32(len(helper)))
+	code = append(code, helper...)
+	return sec(b, sectionCode, code)
+}
+
+// FuzzMeterValidates meters arbitrary binaries, seeded with every module in
+// the repository: whenever wazero accepts the input, Meter must accept it
+// and wazero must accept the result.
+func FuzzMeterValidates(f *testing.F) {
+	for _, path := range repoModules(f) {
+		code, err := os.ReadFile(path)
+		if err != nil {
+			f.Fatal(err)
+		}
+		if len(code) < 64<<10 {
+			f.Add(code)
+		}
+	}
+	f.Add(generate([]byte{3, 7, 1, 2, 3, 4, 5, 6, 7, 8, 9}).module())
+	ctx := context.Background()
+	rt := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfig().WithMemoryLimitPages(16))
+	f.Cleanup(func() { rt.Close(ctx) })
+	f.Fuzz(func(t *testing.T, code []byte) {
+		if Check(code, DefaultLimits) != nil {
+			return
+		}
+		before, err := rt.CompileModule(ctx, code)
+		if err != nil {
+			return
+		}
+		before.Close(ctx)
+		out, err := Meter(code)
+		if err != nil {
+			if strings.Contains(err.Error(), "reserves") {
+				return
+			}
+			t.Fatalf("wazero accepts the module but Meter rejects it: %v", err)
+		}
+		after, err := rt.CompileModule(ctx, out)
+		if err != nil {
+			t.Fatalf("wazero rejects the metered module: %v", err)
+		}
+		after.Close(ctx)
+	})
+}
+
+// TestMeterRenumbers runs a module that uses a function index in every
+// place one can appear (calls, call_indirect through active and passive
+// element segments, ref.func in a global and in code, the start function,
+// exports) with and without metering.
+func TestMeterRenumbers(t *testing.T) {
+	code, err := os.ReadFile(filepath.Join("testdata", "renumber.wasm"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := Meter(code)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// start 1000, double(5) 10, triple(7) 21, inc(11) 12, double(13) 26,
+	// triple(17) 51, inc(19) 20, sum of 2n for n = 1..10 is 110.
+	const want = 1000 + 10 + 21 + 12 + 26 + 51 + 20 + 110
+	for _, metered := range []bool{false, true} {
+		ctx := context.Background()
+		rt := wazero.NewRuntime(ctx)
+		defer rt.Close(ctx)
+		_, err := rt.NewHostModuleBuilder("env").NewFunctionBuilder().
+			WithFunc(func(a, b int64) int64 { return a + b }).Export("add").Instantiate(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		module := code
+		if metered {
+			module = out
+			_, err := rt.NewHostModuleBuilder(RefuelModule).NewFunctionBuilder().
+				WithGoModuleFunction(api.GoModuleFunc(func(_ context.Context, mod api.Module, _ []uint64) {
+					mod.ExportedGlobal(BudgetExport).(api.MutableGlobal).Set(testSlice)
+				}), nil, nil).Export(RefuelName).Instantiate(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		mod, err := rt.Instantiate(ctx, module)
+		if err != nil {
+			t.Fatalf("metered %t: instantiate: %v", metered, err)
+		}
+		got, err := mod.ExportedFunction("run").Call(ctx)
+		if err != nil {
+			t.Fatalf("metered %t: run: %v", metered, err)
+		}
+		if int64(got[0]) != want {
+			t.Errorf("metered %t: run = %d, want %d", metered, int64(got[0]), want)
+		}
+		tripled, err := mod.ExportedFunction("triple").Call(ctx, 4)
+		if err != nil || tripled[0] != 12 {
+			t.Errorf("metered %t: triple(4) = %v, %v; want 12", metered, tripled, err)
+		}
+	}
+}

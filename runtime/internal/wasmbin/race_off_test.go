@@ -1,0 +1,5 @@
+//go:build !race
+
+package wasmbin
+
+const raceEnabled = false
