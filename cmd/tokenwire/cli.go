@@ -28,6 +28,8 @@ Usage:
   tokenwire replay  [--config FILE] [--module FILE.wasm ...] [--key FILE]
                     [--issuer URL] [EVENTS.ndjson | -]  dispatch a file of events
   tokenwire check   [--config FILE]                   validate config and modules
+  tokenwire fuzz    MODULE.wasm [--config FILE] [--duration D | --runs N]
+                    [--corpus DIR] [--seed N] [--jobs N]  fuzz a listener
   tokenwire version                                   print the version
 
 Run "tokenwire COMMAND --help" for the flags of a command.
@@ -47,6 +49,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return cmdReplay(ctx, rest, stdin, stdout, stderr)
 	case "check":
 		return cmdCheck(ctx, rest, stdout, stderr)
+	case "fuzz":
+		return cmdFuzz(ctx, rest, stdout, stderr)
 	case "version", "--version":
 		if len(rest) > 0 {
 			fmt.Fprintf(stderr, "tokenwire version: unexpected argument %q\n", rest[0])

@@ -1,0 +1,497 @@
+// Package fuzz runs token-issue events through a listener module to find
+// defects: traps, deadline hits, exits, start failures, memory leaks,
+// host-call misuse, output the host rejects and, on request,
+// nondeterminism. It drives the runtime's own load, instantiate and
+// dispatch path, watching it through wazero function listeners, so a
+// listener meets exactly the limits it has in production.
+package fuzz
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Options configures Run.
+type Options struct {
+	Spec
+	// Duration and Runs bound the run; the first reached ends it. At
+	// least one must be set.
+	Duration time.Duration
+	Runs     int64
+	// Seed makes a run repeatable: with one job and the same seed, the
+	// same inputs are tried in the same order.
+	Seed uint64
+	// Jobs is the number of targets run side by side. Default 1.
+	Jobs int
+	// Seeds are events (intake's JSON form) that run first and that the
+	// mutator starts from.
+	Seeds [][]byte
+	// CrashersDir receives one file per finding; empty writes nothing.
+	CrashersDir string
+	// ReplayCommand is the command line, without the events file, that
+	// replays a finding's input; it is written beside the input.
+	ReplayCommand string
+	// Determinism runs seeds and kept inputs again in a fresh instance
+	// and reports different output.
+	Determinism bool
+	// LeakRuns is how many times the leak check repeats one event in one
+	// instance; 0 means 512, negative turns the check off.
+	LeakRuns int
+	// NoMinimize keeps findings' inputs as found.
+	NoMinimize bool
+	// Stop, when set, ends the run once it returns true for a finding.
+	Stop func(Finding) bool
+	// Progress, when set, is called about four times a second.
+	Progress func(Stats)
+}
+
+// Stats are a run's counters.
+type Stats struct {
+	Runs     int64 // events run through the listener
+	Rejected int64 // inputs intake rejected, so not run
+	Failed   int64 // events the guest failed in an orderly way
+	Findings int
+	Corpus   int // seeds plus kept inputs
+	Covered  int // guest functions reached, with coverage on
+	// Functions is the number of functions the guest defines.
+	Functions int
+	Elapsed  time.Duration
+}
+
+// Report is the result of Run.
+type Report struct {
+	Stats
+	Findings []Finding
+}
+
+// engine is the state shared by the jobs of one run.
+type engine struct {
+	opts  Options
+	start time.Time
+	runs  atomic.Int64
+	rej   atomic.Int64
+	fails atomic.Int64
+	stop  atomic.Bool
+	funcs atomic.Int64
+
+	mu       sync.Mutex
+	corpus   []*value
+	found    map[string]*Finding
+	order    []string
+	covered  map[uint32]bool
+	maxBytes int
+}
+
+// Run fuzzes the listener of opts.Spec until the budget is spent, ctx ends
+// or opts.Stop says so, and reports the findings.
+func Run(ctx context.Context, opts Options) (*Report, error) {
+	if opts.Duration <= 0 && opts.Runs <= 0 {
+		return nil, errors.New("fuzz: set a duration or a number of runs")
+	}
+	if opts.Jobs <= 0 {
+		opts.Jobs = 1
+	}
+	if opts.LeakRuns == 0 {
+		opts.LeakRuns = 512
+	}
+	e := &engine{opts: opts, start: time.Now(), found: map[string]*Finding{}, covered: map[uint32]bool{}}
+	e.maxBytes = int(opts.Config.Intake.MaxEventBytes)
+	if e.maxBytes <= 0 {
+		e.maxBytes = 256 << 10
+	}
+	for _, s := range opts.Seeds {
+		if v, err := parseValue(s); err == nil && v.kind == kindObject {
+			e.corpus = append(e.corpus, v)
+		}
+	}
+	if opts.Duration > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, opts.Duration)
+		defer cancel()
+	}
+
+	done := make(chan struct{})
+	if opts.Progress != nil {
+		go func() {
+			tick := time.NewTicker(250 * time.Millisecond)
+			defer tick.Stop()
+			for {
+				select {
+				case <-done:
+					return
+				case <-tick.C:
+					opts.Progress(e.stats())
+				}
+			}
+		}()
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, opts.Jobs)
+	for j := range opts.Jobs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[j] = e.job(ctx, j)
+		}()
+	}
+	wg.Wait()
+	close(done)
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	rep := &Report{Stats: e.stats()}
+	for _, sig := range e.order {
+		rep.Findings = append(rep.Findings, *e.found[sig])
+	}
+	return rep, nil
+}
+
+func (e *engine) stats() Stats {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return Stats{
+		Runs: e.runs.Load(), Rejected: e.rej.Load(), Failed: e.fails.Load(),
+		Findings: len(e.found), Corpus: len(e.corpus), Covered: len(e.covered), Functions: int(e.funcs.Load()),
+		Elapsed: time.Since(e.start),
+	}
+}
+
+// done reports whether the run should end.
+func (e *engine) done(ctx context.Context) bool {
+	return e.stop.Load() || ctx.Err() != nil || (e.opts.Runs > 0 && e.runs.Load() >= e.opts.Runs)
+}
+
+// job runs one target until the run ends.
+func (e *engine) job(ctx context.Context, j int) error {
+	t, err := newTarget(ctx, e.opts.Spec)
+	if err != nil {
+		return err
+	}
+	defer t.close(context.WithoutCancel(ctx))
+	e.funcs.Store(t.factory.functions.Load())
+	if t.startErr != nil {
+		if j == 0 {
+			e.record(ctx, nil, Finding{Kind: KindInit, Detail: t.startErr.Error()}, nil)
+		}
+		return nil
+	}
+	gen := newGenerator(e.opts.Seed+uint64(j)*0x51ed27, e.maxBytes)
+	gen.dict = seedStrings(e.corpus)
+
+	if j == 0 {
+		e.mu.Lock()
+		seeds := append([]*value(nil), e.corpus...)
+		e.mu.Unlock()
+		for _, s := range seeds {
+			if e.done(ctx) {
+				return nil
+			}
+			e.try(ctx, t, gen, s, true)
+		}
+		if e.opts.LeakRuns > 0 {
+			if err := e.leakCheck(ctx, gen, seeds); err != nil {
+				return err
+			}
+		}
+	}
+	for !e.done(ctx) {
+		var input *value
+		e.mu.Lock()
+		n := len(e.corpus)
+		var parent *value
+		if n > 0 && gen.rng.IntN(10) < 6 {
+			parent = e.corpus[gen.rng.IntN(n)]
+		}
+		e.mu.Unlock()
+		if parent != nil {
+			input = gen.mutate(parent)
+		} else {
+			input = gen.event()
+		}
+		e.try(ctx, t, gen, input, false)
+	}
+	return nil
+}
+
+// try runs one input and deals with what it did.
+func (e *engine) try(ctx context.Context, t *target, gen *generator, input *value, seed bool) {
+	raw := input.encode(nil)
+	if len(raw) > e.maxBytes {
+		e.rej.Add(1)
+		return
+	}
+	out := t.exec(ctx, raw)
+	if out.rejected != nil {
+		e.rej.Add(1)
+		return
+	}
+	e.runs.Add(1)
+	if out.failed {
+		e.fails.Add(1)
+	}
+	if out.fresh > 0 && !seed {
+		e.mu.Lock()
+		e.corpus = append(e.corpus, input)
+		e.mu.Unlock()
+	}
+	if out.fresh > 0 {
+		e.mu.Lock()
+		for i, c := range t.rec.covered {
+			if c {
+				e.covered[uint32(i)] = true
+			}
+		}
+		e.mu.Unlock()
+	}
+	for _, f := range out.findings {
+		e.record(ctx, t, f, input)
+	}
+	if e.opts.Determinism && (seed || out.fresh > 0) && len(out.findings) == 0 {
+		e.checkDeterminism(ctx, raw, input, out.output)
+	}
+}
+
+// record adds a finding, minimising its input the first time it is seen.
+func (e *engine) record(ctx context.Context, t *target, f Finding, input *value) {
+	sig := f.signature()
+	e.mu.Lock()
+	if prev, ok := e.found[sig]; ok {
+		prev.Count++
+		e.mu.Unlock()
+		return
+	}
+	f.Runs, f.Elapsed, f.Count = e.runs.Load(), time.Since(e.start), 1
+	e.found[sig] = &f
+	e.order = append(e.order, sig)
+	e.mu.Unlock()
+
+	if input != nil {
+		final := input
+		if t != nil && !e.opts.NoMinimize && reproducible(f.Kind) {
+			final, f.Minimized = e.minimize(ctx, t, input, sig)
+		}
+		f.Input = final.encode(nil)
+	}
+	if e.opts.CrashersDir != "" && input != nil {
+		if path, err := writeCrasher(e.opts.CrashersDir, f, e.opts.ReplayCommand); err == nil {
+			f.File = path
+		} else {
+			f.Detail += " (" + err.Error() + ")"
+		}
+	}
+	e.mu.Lock()
+	count := e.found[sig].Count
+	f.Count = count
+	*e.found[sig] = f
+	e.mu.Unlock()
+	if e.opts.Stop != nil && e.opts.Stop(f) {
+		e.stop.Store(true)
+	}
+}
+
+// reproducible reports whether one event shows a kind of finding on its
+// own, so that its input can be minimised.
+func reproducible(kind string) bool {
+	return kind != KindLeak && kind != KindNondeterminism && kind != KindInit
+}
+
+// minimize removes members and elements from input, and shortens its
+// strings, while the finding with signature sig still shows. It reports
+// whether the input changed.
+func (e *engine) minimize(ctx context.Context, t *target, input *value, sig string) (*value, bool) {
+	budget, deadline := 400, time.Now().Add(10*time.Second)
+	if strings.HasPrefix(sig, KindTimeout+"\x00") {
+		// A timeout costs the whole deadline per attempt.
+		budget = 12
+	}
+	showsIt := func(v *value) bool {
+		if budget <= 0 || time.Now().After(deadline) || ctx.Err() != nil {
+			return false
+		}
+		budget--
+		out := t.exec(ctx, v.encode(nil))
+		for _, f := range out.findings {
+			if f.signature() == sig {
+				return true
+			}
+		}
+		return false
+	}
+	if !showsIt(input) {
+		return input, false
+	}
+	cur := input.clone()
+	changed := false
+	for progress := true; progress; {
+		progress = false
+		all := slots(cur, nil)
+		for i := len(all) - 1; i >= 0; i-- {
+			s := all[i]
+			if s.parent == cur && (cur.keys[s.i] == "type" || cur.keys[s.i] == "claims") {
+				continue
+			}
+			cand := cur.clone()
+			path := pathTo(cur, s)
+			p := follow(cand, path[:len(path)-1])
+			p.remove(path[len(path)-1])
+			if showsIt(cand) {
+				cur, changed, progress = cand, true, true
+				break
+			}
+		}
+	}
+	// Shorten strings by halves.
+	for _, s := range slots(cur, nil) {
+		v := s.parent.vals[s.i]
+		for v.kind == kindString && len(v.text) > 1 {
+			old := v.text
+			r := []rune(old)
+			v.text = string(r[:len(r)/2])
+			if !showsIt(cur) {
+				v.text = old
+				break
+			}
+			changed = true
+		}
+	}
+	return cur, changed
+}
+
+// pathTo returns the indexes from root to slot s.
+func pathTo(root *value, s slot) []int {
+	var walk func(v *value, path []int) []int
+	walk = func(v *value, path []int) []int {
+		for i, c := range v.vals {
+			p := append(path[:len(path):len(path)], i)
+			if v == s.parent && i == s.i {
+				return p
+			}
+			if r := walk(c, p); r != nil {
+				return r
+			}
+		}
+		return nil
+	}
+	return walk(root, nil)
+}
+
+func follow(v *value, path []int) *value {
+	for _, i := range path {
+		v = v.vals[i]
+	}
+	return v
+}
+
+// leakCheck runs one event many times in a fresh instance and reports a
+// leak when memory keeps growing. It uses the first seed that runs
+// cleanly, else a generated event that does.
+func (e *engine) leakCheck(ctx context.Context, gen *generator, seeds []*value) error {
+	t, err := newTarget(ctx, e.opts.Spec)
+	if err != nil {
+		return err
+	}
+	defer t.close(context.WithoutCancel(ctx))
+	if t.startErr != nil {
+		return nil
+	}
+	candidates := append([]*value(nil), seeds...)
+	for range 20 {
+		candidates = append(candidates, gen.event())
+	}
+	n := e.opts.LeakRuns
+	for _, c := range candidates {
+		raw := c.encode(nil)
+		out := t.exec(ctx, raw)
+		if out.rejected != nil || len(out.findings) > 0 {
+			continue
+		}
+		mem := make([]uint32, 0, n)
+		clean := true
+		for range n {
+			if e.done(ctx) {
+				return nil
+			}
+			out := t.exec(ctx, raw)
+			e.runs.Add(1)
+			if len(out.findings) > 0 || out.started {
+				clean = false
+				break
+			}
+			mem = append(mem, out.memAfter)
+		}
+		if !clean {
+			// The event fails in this instance after a while: a leak ends
+			// in a trap at the memory limit, or an event needs state.
+			if len(mem) > n/8 && mem[len(mem)-1] > mem[len(mem)/4] {
+				e.reportLeak(ctx, c, mem)
+			}
+			return nil
+		}
+		if leaking(mem, uint64(t.lc.MemoryLimit)) {
+			e.reportLeak(ctx, c, mem)
+		}
+		return nil
+	}
+	return nil
+}
+
+// leaking reports whether memory grew in each of the last three quarters
+// of the samples, by at least a sixteenth of the limit (1 MiB at least).
+func leaking(mem []uint32, limit uint64) bool {
+	if len(mem) < 8 {
+		return false
+	}
+	q := len(mem) / 4
+	a, b, c, d := mem[q-1], mem[2*q-1], mem[3*q-1], mem[len(mem)-1]
+	return b > a && c > b && d > c && uint64(d-a) >= max(limit/16, 1<<20)
+}
+
+func (e *engine) reportLeak(ctx context.Context, input *value, mem []uint32) {
+	e.record(ctx, nil, Finding{Kind: KindLeak, Detail: fmt.Sprintf(
+		"guest memory grew from %s to %s over %d runs of the same event in one instance",
+		byteSize(uint64(mem[0])), byteSize(uint64(mem[len(mem)-1])), len(mem))}, input)
+}
+
+// checkDeterminism runs raw in a fresh instance and compares its output
+// with want.
+func (e *engine) checkDeterminism(ctx context.Context, raw []byte, input *value, want []byte) {
+	t, err := newTarget(ctx, e.opts.Spec)
+	if err != nil || t.startErr != nil {
+		return
+	}
+	defer t.close(context.WithoutCancel(ctx))
+	out := t.exec(ctx, raw)
+	if out.rejected == nil && string(out.output) != string(want) {
+		e.record(ctx, nil, Finding{Kind: KindNondeterminism, Detail: "the same event gave other emit or sign arguments in a fresh instance"}, input)
+	}
+}
+
+// seedStrings collects the string values of the seed events, which the
+// generator then uses as values.
+func seedStrings(seeds []*value) []string {
+	seen := map[string]bool{}
+	var out []string
+	var walk func(v *value)
+	walk = func(v *value) {
+		if v.kind == kindString && !seen[v.text] && len(v.text) < 256 {
+			seen[v.text] = true
+			out = append(out, v.text)
+		}
+		for _, c := range v.vals {
+			walk(c)
+		}
+	}
+	for _, s := range seeds {
+		walk(s)
+	}
+	return out
+}
+
+// CrashersDir returns the crashers directory under a corpus directory.
+func CrashersDir(corpus string) string { return filepath.Join(corpus, "crashers") }
