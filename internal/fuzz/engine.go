@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -61,7 +62,7 @@ type Stats struct {
 	Covered  int // guest functions reached, with coverage on
 	// Functions is the number of functions the guest defines.
 	Functions int
-	Elapsed  time.Duration
+	Elapsed   time.Duration
 }
 
 // Report is the result of Run.
@@ -167,13 +168,47 @@ func (e *engine) done(ctx context.Context) bool {
 	return e.stop.Load() || ctx.Err() != nil || (e.opts.Runs > 0 && e.runs.Load() >= e.opts.Runs)
 }
 
+// worker is one job's targets.
+type worker struct {
+	spec Spec
+	t    *target
+	// plain is the target without coverage listeners, made when needed.
+	plain *target
+}
+
+// plainTarget returns a target without coverage listeners: the worker's
+// own when coverage is off.
+func (w *worker) plainTarget(ctx context.Context) (*target, error) {
+	if !w.spec.Coverage {
+		return w.t, nil
+	}
+	if w.plain == nil {
+		spec := w.spec
+		spec.Coverage = false
+		t, err := newTarget(ctx, spec)
+		if err != nil {
+			return nil, err
+		}
+		w.plain = t
+	}
+	return w.plain, nil
+}
+
+func (w *worker) close(ctx context.Context) {
+	w.t.close(ctx)
+	if w.plain != nil {
+		w.plain.close(ctx)
+	}
+}
+
 // job runs one target until the run ends.
 func (e *engine) job(ctx context.Context, j int) error {
 	t, err := newTarget(ctx, e.opts.Spec)
 	if err != nil {
 		return err
 	}
-	defer t.close(context.WithoutCancel(ctx))
+	w := &worker{spec: e.opts.Spec, t: t}
+	defer w.close(context.WithoutCancel(ctx))
 	e.funcs.Store(t.factory.functions.Load())
 	if t.startErr != nil {
 		if j == 0 {
@@ -184,23 +219,25 @@ func (e *engine) job(ctx context.Context, j int) error {
 	gen := newGenerator(e.opts.Seed+uint64(j)*0x51ed27, e.maxBytes)
 	gen.dict = seedStrings(e.corpus)
 
+	e.mu.Lock()
+	seeds := append([]*value(nil), e.corpus...)
+	e.mu.Unlock()
 	if j == 0 {
-		e.mu.Lock()
-		seeds := append([]*value(nil), e.corpus...)
-		e.mu.Unlock()
 		for _, s := range seeds {
 			if e.done(ctx) {
 				return nil
 			}
-			e.try(ctx, t, gen, s, true)
+			e.try(ctx, w, s, true)
 		}
-		if e.opts.LeakRuns > 0 {
+	}
+	leakPending := j == 0 && e.opts.LeakRuns > 0
+	for !e.done(ctx) {
+		if leakPending && e.leakDue() {
+			leakPending = false
 			if err := e.leakCheck(ctx, gen, seeds); err != nil {
 				return err
 			}
 		}
-	}
-	for !e.done(ctx) {
 		var input *value
 		e.mu.Lock()
 		n := len(e.corpus)
@@ -214,13 +251,14 @@ func (e *engine) job(ctx context.Context, j int) error {
 		} else {
 			input = gen.event()
 		}
-		e.try(ctx, t, gen, input, false)
+		e.try(ctx, w, input, false)
 	}
 	return nil
 }
 
 // try runs one input and deals with what it did.
-func (e *engine) try(ctx context.Context, t *target, gen *generator, input *value, seed bool) {
+func (e *engine) try(ctx context.Context, w *worker, input *value, seed bool) {
+	t := w.t
 	raw := input.encode(nil)
 	if len(raw) > e.maxBytes {
 		e.rej.Add(1)
@@ -250,33 +288,44 @@ func (e *engine) try(ctx context.Context, t *target, gen *generator, input *valu
 		e.mu.Unlock()
 	}
 	for _, f := range out.findings {
-		e.record(ctx, t, f, input)
+		e.record(ctx, w, f, input)
 	}
 	if e.opts.Determinism && (seed || out.fresh > 0) && len(out.findings) == 0 {
 		e.checkDeterminism(ctx, raw, input, out.output)
 	}
 }
 
-// record adds a finding, minimising its input the first time it is seen.
-func (e *engine) record(ctx context.Context, t *target, f Finding, input *value) {
+// record adds a finding unless one with its signature is known. An input
+// that shows it is first run again, and minimised unless NoMinimize is
+// set. A timeout that does not repeat is dropped, since a loaded machine
+// or the coverage listeners can slow a slow event past the deadline.
+func (e *engine) record(ctx context.Context, w *worker, f Finding, input *value) {
 	sig := f.signature()
-	e.mu.Lock()
-	if prev, ok := e.found[sig]; ok {
-		prev.Count++
-		e.mu.Unlock()
+	if e.count(sig) {
 		return
 	}
-	f.Runs, f.Elapsed, f.Count = e.runs.Load(), time.Since(e.start), 1
-	e.found[sig] = &f
-	e.order = append(e.order, sig)
-	e.mu.Unlock()
-
+	f.Runs, f.Elapsed = e.runs.Load(), time.Since(e.start)
 	if input != nil {
 		final := input
-		if t != nil && !e.opts.NoMinimize && reproducible(f.Kind) {
-			final, f.Minimized = e.minimize(ctx, t, input, sig)
+		if w != nil && reproducible(f.Kind) {
+			t := w.t
+			if f.Kind == KindTimeout {
+				plain, err := w.plainTarget(ctx)
+				if err != nil {
+					return
+				}
+				t = plain
+			}
+			var shown bool
+			final, shown, f.Minimized = e.minimize(ctx, t, input, sig)
+			if !shown && f.Kind == KindTimeout {
+				return
+			}
 		}
 		f.Input = final.encode(nil)
+	}
+	if e.count(sig) {
+		return
 	}
 	if e.opts.CrashersDir != "" && input != nil {
 		if path, err := writeCrasher(e.opts.CrashersDir, f, e.opts.ReplayCommand); err == nil {
@@ -285,14 +334,31 @@ func (e *engine) record(ctx context.Context, t *target, f Finding, input *value)
 			f.Detail += " (" + err.Error() + ")"
 		}
 	}
+	f.Count = 1
 	e.mu.Lock()
-	count := e.found[sig].Count
-	f.Count = count
-	*e.found[sig] = f
+	if prev, ok := e.found[sig]; ok {
+		prev.Count++
+		e.mu.Unlock()
+		return
+	}
+	e.found[sig] = &f
+	e.order = append(e.order, sig)
 	e.mu.Unlock()
 	if e.opts.Stop != nil && e.opts.Stop(f) {
 		e.stop.Store(true)
 	}
+}
+
+// count counts one more input for a known finding, and reports whether
+// the finding was known.
+func (e *engine) count(sig string) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if prev, ok := e.found[sig]; ok {
+		prev.Count++
+		return true
+	}
+	return false
 }
 
 // reproducible reports whether one event shows a kind of finding on its
@@ -301,14 +367,15 @@ func reproducible(kind string) bool {
 	return kind != KindLeak && kind != KindNondeterminism && kind != KindInit
 }
 
-// minimize removes members and elements from input, and shortens its
-// strings, while the finding with signature sig still shows. It reports
-// whether the input changed.
-func (e *engine) minimize(ctx context.Context, t *target, input *value, sig string) (*value, bool) {
+// minimize runs input again and reports whether the finding with
+// signature sig shows. If it does, and minimising is on, it removes
+// members and elements from input and shortens its strings while the
+// finding still shows, and reports whether the input changed.
+func (e *engine) minimize(ctx context.Context, t *target, input *value, sig string) (_ *value, shown, changed bool) {
 	budget, deadline := 400, time.Now().Add(10*time.Second)
 	if strings.HasPrefix(sig, KindTimeout+"\x00") {
 		// A timeout costs the whole deadline per attempt.
-		budget = 12
+		budget = 30
 	}
 	showsIt := func(v *value) bool {
 		if budget <= 0 || time.Now().After(deadline) || ctx.Err() != nil {
@@ -324,27 +391,37 @@ func (e *engine) minimize(ctx context.Context, t *target, input *value, sig stri
 		return false
 	}
 	if !showsIt(input) {
-		return input, false
+		return input, false, false
+	}
+	if e.opts.NoMinimize {
+		return input, true, false
 	}
 	cur := input.clone()
-	changed := false
-	for progress := true; progress; {
-		progress = false
-		all := slots(cur, nil)
-		for i := len(all) - 1; i >= 0; i-- {
-			s := all[i]
-			if s.parent == cur && (cur.keys[s.i] == "type" || cur.keys[s.i] == "claims") {
-				continue
-			}
-			cand := cur.clone()
-			path := pathTo(cur, s)
-			p := follow(cand, path[:len(path)-1])
-			p.remove(path[len(path)-1])
-			if showsIt(cand) {
-				cur, changed, progress = cand, true, true
-				break
+	// Remove children of each container, top down, in chunks that halve
+	// (as delta debugging does), so a large input shrinks in few runs.
+	// Paths change with each removal, so a success starts over.
+	shrink := func() bool {
+		for _, path := range containers(cur, nil, nil) {
+			n := len(follow(cur, path).vals)
+			for chunk := n / 2; chunk >= 1; chunk /= 2 {
+				for lo := 0; lo < n; lo += chunk {
+					hi := min(lo+chunk, n)
+					if len(path) == 0 && keepsEventMembers(cur, lo, hi) {
+						continue
+					}
+					cand := cur.clone()
+					removeRange(follow(cand, path), lo, hi)
+					if showsIt(cand) {
+						cur = cand
+						return true
+					}
+				}
 			}
 		}
+		return false
+	}
+	for shrink() {
+		changed = true
 	}
 	// Shorten strings by halves.
 	for _, s := range slots(cur, nil) {
@@ -360,25 +437,39 @@ func (e *engine) minimize(ctx context.Context, t *target, input *value, sig stri
 			changed = true
 		}
 	}
-	return cur, changed
+	return cur, true, changed
 }
 
-// pathTo returns the indexes from root to slot s.
-func pathTo(root *value, s slot) []int {
-	var walk func(v *value, path []int) []int
-	walk = func(v *value, path []int) []int {
-		for i, c := range v.vals {
-			p := append(path[:len(path):len(path)], i)
-			if v == s.parent && i == s.i {
-				return p
-			}
-			if r := walk(c, p); r != nil {
-				return r
-			}
-		}
-		return nil
+// containers lists the paths of the non-empty arrays and objects in v,
+// parents before children.
+func containers(v *value, path []int, out [][]int) [][]int {
+	if len(v.vals) == 0 {
+		return out
 	}
-	return walk(root, nil)
+	out = append(out, path)
+	for i, c := range v.vals {
+		out = containers(c, append(path[:len(path):len(path)], i), out)
+	}
+	return out
+}
+
+// keepsEventMembers reports whether members lo to hi of an event include
+// type or claims, which no event can do without.
+func keepsEventMembers(ev *value, lo, hi int) bool {
+	for _, k := range ev.keys[lo:hi] {
+		if k == "type" || k == "claims" {
+			return true
+		}
+	}
+	return false
+}
+
+// removeRange removes children lo to hi of an array or object.
+func removeRange(v *value, lo, hi int) {
+	if v.kind == kindObject {
+		v.keys = append(v.keys[:lo:lo], v.keys[hi:]...)
+	}
+	v.vals = append(v.vals[:lo:lo], v.vals[hi:]...)
 }
 
 func follow(v *value, path []int) *value {
@@ -386,6 +477,17 @@ func follow(v *value, path []int) *value {
 		v = v.vals[i]
 	}
 	return v
+}
+
+// leakDue reports whether the leak check should run now: after 1,000
+// runs or half the budget, whichever comes first, so that the quick checks
+// get the start of a run.
+func (e *engine) leakDue() bool {
+	after := int64(1000)
+	if e.opts.Runs > 0 {
+		after = min(after, e.opts.Runs/2)
+	}
+	return e.runs.Load() >= after || (e.opts.Duration > 0 && time.Since(e.start) >= e.opts.Duration/2)
 }
 
 // leakCheck runs one event many times in a fresh instance and reports a
@@ -400,10 +502,14 @@ func (e *engine) leakCheck(ctx context.Context, gen *generator, seeds []*value) 
 	if t.startErr != nil {
 		return nil
 	}
-	candidates := append([]*value(nil), seeds...)
+	// Seeds first, then generated events, smallest first: the check
+	// repeats one event hundreds of times.
+	var generated []*value
 	for range 20 {
-		candidates = append(candidates, gen.event())
+		generated = append(generated, gen.event())
 	}
+	slices.SortFunc(generated, func(a, b *value) int { return a.size() - b.size() })
+	candidates := append(append([]*value(nil), seeds...), generated...)
 	n := e.opts.LeakRuns
 	for _, c := range candidates {
 		raw := c.encode(nil)

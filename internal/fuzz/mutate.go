@@ -39,6 +39,8 @@ func (g *generator) mutateOnce(ev *value) {
 		return
 	}
 	target := s.parent.vals[s.i]
+	// Claim names must be unique at the top level of the claims.
+	unique := s.parent == ev.get("claims")
 	switch g.rng.IntN(10) {
 	case 0:
 		s.parent.vals[s.i] = g.anyValue(2)
@@ -47,14 +49,17 @@ func (g *generator) mutateOnce(ev *value) {
 			s.parent.remove(s.i)
 		}
 	case 2:
-		if s.parent.kind == kindObject {
+		switch {
+		case s.parent.kind == kindObject && unique:
+			s.parent.vals[s.i] = g.anyValue(2)
+		case s.parent.kind == kindObject:
 			s.parent.set(s.parent.keys[s.i], g.anyValue(2))
-		} else {
+		default:
 			s.parent.vals = append(s.parent.vals, target.clone())
 		}
 	case 3:
 		if s.parent.kind == kindObject {
-			s.parent.set(g.claimName(), g.anyValue(1))
+			setMember(s.parent, g.claimName(), g.anyValue(1))
 		}
 	case 4:
 		s.parent.vals[s.i] = g.deep(1 + g.rng.IntN(100))
