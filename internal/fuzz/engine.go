@@ -79,6 +79,10 @@ type engine struct {
 	rej   atomic.Int64
 	fails atomic.Int64
 	stop  atomic.Bool
+	// fuzzStart is when the first target was ready, so the time to a
+	// finding leaves out compiling the module.
+	fuzzStart     time.Time
+	fuzzStartOnce sync.Once
 	funcs atomic.Int64
 
 	mu       sync.Mutex
@@ -208,6 +212,11 @@ func (e *engine) job(ctx context.Context, j int) error {
 		return err
 	}
 	w := &worker{spec: e.opts.Spec, t: t}
+	e.fuzzStartOnce.Do(func() {
+		e.mu.Lock()
+		e.fuzzStart = time.Now()
+		e.mu.Unlock()
+	})
 	defer w.close(context.WithoutCancel(ctx))
 	e.funcs.Store(t.factory.functions.Load())
 	if t.startErr != nil {
@@ -304,7 +313,9 @@ func (e *engine) record(ctx context.Context, w *worker, f Finding, input *value)
 	if e.count(sig) {
 		return
 	}
-	f.Runs, f.Elapsed = e.runs.Load(), time.Since(e.start)
+	e.mu.Lock()
+	f.Runs, f.Elapsed = e.runs.Load(), time.Since(e.fuzzStart)
+	e.mu.Unlock()
 	if input != nil {
 		final := input
 		if w != nil && reproducible(f.Kind) {

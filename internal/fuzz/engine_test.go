@@ -3,8 +3,9 @@ package fuzz
 import (
 	"context"
 	"os"
+	"path/filepath"
+	"strings"
 	"testing"
-	"time"
 )
 
 func readFile(t testing.TB, path string) []byte {
@@ -16,46 +17,147 @@ func readFile(t testing.TB, path string) []byte {
 	return b
 }
 
-func TestPlantedSmoke(t *testing.T) {
-	module := readFile(t, "../../examples/fuzzing/planted/planted.wasm")
-	for _, bug := range []string{"", "unicode-subject", "leak", "deep-loop", "sign-exp", "rare-client"} {
+const plantedModule = "../../examples/fuzzing/planted/planted.wasm"
+
+// plantedBudget is the number of runs within which the fuzzer must find
+// each planted defect, with seed 1 and the built-in seed events. The
+// leak check runs at min(1000, runs/2), so the leak needs the most.
+var plantedBudget = map[string]struct {
+	kind   string
+	detail string
+	runs   int64
+}{
+	"unicode-subject": {KindPanic, "not valid UTF-8", 2000},
+	"leak":            {KindLeak, "grew", 2000},
+	"deep-loop":       {KindTimeout, "deadline", 2000},
+	"sign-exp":        {KindSignRejected, "exp", 2000},
+	"rare-client":     {KindPanic, "index out of range", 3000},
+}
+
+func TestFindsPlantedBugs(t *testing.T) {
+	module := readFile(t, plantedModule)
+	for bug, want := range plantedBudget {
 		t.Run(bug, func(t *testing.T) {
 			cfg, err := AdHoc(module, "planted.wasm", `{"bug":"`+bug+`"}`)
 			if err != nil {
 				t.Fatal(err)
 			}
-			start := time.Now()
-			rep, err := Run(context.Background(), Options{Spec: Spec{Config: cfg}, Duration: 5 * time.Second, Seed: 1,
-				Stop: func(Finding) bool { return true }})
+			dir := t.TempDir()
+			rep, err := Run(context.Background(), Options{
+				Spec:        Spec{Config: cfg},
+				Runs:        want.runs,
+				Seed:        1,
+				Seeds:       BuiltinSeeds(),
+				CrashersDir: dir,
+				Stop:        func(f Finding) bool { return f.Kind == want.kind },
+			})
 			if err != nil {
 				t.Fatal(err)
 			}
-			t.Logf("%s: %+v in %s", bug, rep.Stats, time.Since(start))
-			for _, f := range rep.Findings {
-				t.Logf("  %s (runs %d, %s) input %.300s", f, f.Runs, f.Elapsed, f.Input)
+			var found *Finding
+			for i, f := range rep.Findings {
+				if f.Kind == want.kind && strings.Contains(f.Detail, want.detail) {
+					found = &rep.Findings[i]
+				}
+			}
+			if found == nil {
+				t.Fatalf("no %s finding within %d runs; findings: %v", want.kind, want.runs, rep.Findings)
+			}
+			t.Logf("%s after %d runs, %s: %.200s", found, found.Runs, found.Elapsed, found.Input)
+			if found.File == "" {
+				t.Fatal("the finding's input was not written")
+			}
+			written := readFile(t, found.File)
+			if got := strings.TrimSpace(string(written)); got != string(found.Input) {
+				t.Errorf("written input %q, want %q", got, found.Input)
+			}
+			if _, err := os.Stat(strings.TrimSuffix(found.File, ".json") + ".txt"); err != nil {
+				t.Error(err)
 			}
 		})
 	}
 }
 
-func TestExamplesSmoke(t *testing.T) {
-	for _, c := range []struct{ path, config string }{
-		{"../../examples/audit/audit.wasm", `{"sink":"stdout"}`},
-		{"../../examples/claimfilter/claimfilter.wasm", `{"claims":["sub","iat","aud","email"]}`},
-	} {
-		t.Run(c.path, func(t *testing.T) {
-			cfg, err := AdHoc(readFile(t, c.path), c.path, c.config)
+// TestCleanGuestsHaveNoFindings runs the clean planted guest and the two
+// example listeners; each must show nothing.
+func TestCleanGuestsHaveNoFindings(t *testing.T) {
+	cases := []struct{ name, module, config string }{
+		{"planted", plantedModule, `{}`},
+		{"audit", "../../examples/audit/audit.wasm", `{"sink":"stdout"}`},
+		{"claimfilter", "../../examples/claimfilter/claimfilter.wasm", `{"claims":["sub","iat","aud","email"]}`},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			cfg, err := AdHoc(readFile(t, c.module), c.module, c.config)
 			if err != nil {
 				t.Fatal(err)
 			}
-			rep, err := Run(context.Background(), Options{Spec: Spec{Config: cfg}, Duration: 8 * time.Second, Seed: 1})
+			rep, err := Run(context.Background(), Options{
+				Spec: Spec{Config: cfg}, Runs: 1200, Seed: 1, Seeds: BuiltinSeeds(), LeakRuns: 256,
+			})
 			if err != nil {
 				t.Fatal(err)
 			}
 			t.Logf("%+v", rep.Stats)
 			for _, f := range rep.Findings {
-				t.Logf("  %s (runs %d, %s) input %.600s", f, f.Runs, f.Elapsed, f.Input)
+				t.Errorf("%s: input %.300s", f, f.Input)
+			}
+			if rep.Runs < 1200 {
+				t.Errorf("ran %d events, want 1200", rep.Runs)
 			}
 		})
+	}
+}
+
+func TestInitFailure(t *testing.T) {
+	cfg, err := AdHoc(readFile(t, plantedModule), "planted.wasm", `{"bug":"no-such-bug"}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := Run(context.Background(), Options{Spec: Spec{Config: cfg}, Runs: 10, Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Findings) != 1 || rep.Findings[0].Kind != KindInit || !strings.Contains(rep.Findings[0].Detail, "unknown bug") {
+		t.Fatalf("findings %v, want one init finding naming the unknown bug", rep.Findings)
+	}
+}
+
+// TestHostileGuests runs WAT guests that trap, loop, exit and misuse host
+// calls on every event.
+func TestHostileGuests(t *testing.T) {
+	cases := []struct{ guest, kind string }{
+		{"trap", KindTrap},
+		{"loop", KindTimeout},
+		{"exit", KindExit},
+		{"oob", KindInvalidMemory},
+		{"init_fails", KindInit},
+		{"signabuse", KindSignRejected},
+	}
+	for _, c := range cases {
+		t.Run(c.guest, func(t *testing.T) {
+			path := filepath.Join("../../testdata/guests", c.guest+".wasm")
+			cfg, err := AdHoc(readFile(t, path), path, "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			cfg.Listeners[0].Deadline = 50_000_000 // 50ms
+			rep, err := Run(context.Background(), Options{Spec: Spec{Config: cfg}, Runs: 20, Seed: 1, Seeds: BuiltinSeeds()[:2], LeakRuns: -1})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, f := range rep.Findings {
+				if f.Kind == c.kind {
+					return
+				}
+			}
+			t.Fatalf("no %s finding: %v", c.kind, rep.Findings)
+		})
+	}
+}
+
+func TestSeedsMatchTestdata(t *testing.T) {
+	if string(readFile(t, "../../testdata/events/corpus.ndjson")) != string(builtinSeeds) {
+		t.Fatal("internal/fuzz/seeds.ndjson differs from testdata/events/corpus.ndjson: copy it over")
 	}
 }

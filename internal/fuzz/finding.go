@@ -37,7 +37,8 @@ type Finding struct {
 	// object intake takes; empty for a listener that does not start.
 	Input     []byte
 	Minimized bool
-	// Runs and Elapsed are the fuzzer's counters when it first saw it.
+	// Runs and Elapsed are the fuzzer's counters when it first saw it;
+	// Elapsed leaves out compiling the module.
 	Runs    int64
 	Elapsed time.Duration
 	// Count is how many inputs showed it.

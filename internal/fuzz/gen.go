@@ -39,7 +39,7 @@ var (
 		"s6BhdRkqt3", "client-a", "0oa1b2c3d4e5f6g7h8i9", "6779ef20e75817b79602",
 		"407408718192.apps.googleusercontent.com", "2ba8e0c8-3d7a-4c6e-9d0f-8a6e5d4c3b2a",
 		"account-console", "admin-cli", "security-admin-console", "broker", "realm-management",
-		"AKIAEXAMPLE", "4f1q6n2v7s8k9m0p1r2t3u4w5x", "metrics@reporting.example.com",
+		"AKIAEXAMPLE", "4f1q6n2v7s8k9m0p1r2t3u4w5x", "metrics@reporting-prod.iam.gserviceaccount.com",
 		"https://app.example.com/client-metadata.json", "svc:billing:prod", "",
 		"CLIENT_ID_WITH_UNDERSCORES", "ünïcödé-client", "client id with spaces",
 	}
