@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -90,7 +89,7 @@ func cmdFuzz(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	} else {
 		cfg, err = config.Load(*configPath)
 		if err == nil {
-			index, err = findListener(cfg, module, *listenerName)
+			index, err = fuzz.FindListener(cfg, module, *listenerName)
 		}
 		replay = "tokenwire replay --config " + *configPath
 	}
@@ -161,28 +160,6 @@ func progressLine(s fuzz.Stats, coverage bool) string {
 		line += fmt.Sprintf(", coverage %d/%d functions", s.Covered, s.Functions)
 	}
 	return line
-}
-
-// findListener returns the index of the config's listener for module, or
-// of the one named name.
-func findListener(cfg *config.Config, module, name string) (int, error) {
-	want, _ := filepath.Abs(module)
-	var matches []int
-	for i, l := range cfg.Listeners {
-		got, _ := filepath.Abs(l.Module)
-		if (name == "" || l.Name == name) && (got == want || name != "") {
-			matches = append(matches, i)
-		}
-	}
-	switch {
-	case len(matches) == 1:
-		return matches[0], nil
-	case len(matches) == 0 && name != "":
-		return 0, fmt.Errorf("config %s has no listener named %q", cfg.Path, name)
-	case len(matches) == 0:
-		return 0, fmt.Errorf("config %s has no listener with module %s: add one, or fuzz without --config", cfg.Path, module)
-	}
-	return 0, fmt.Errorf("config %s has %d listeners with module %s: pick one with --listener", cfg.Path, len(matches), module)
 }
 
 // isTerminal reports whether w is a character device, such as a terminal.

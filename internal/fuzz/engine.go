@@ -83,7 +83,7 @@ type engine struct {
 	// finding leaves out compiling the module.
 	fuzzStart     time.Time
 	fuzzStartOnce sync.Once
-	funcs atomic.Int64
+	funcs         atomic.Int64
 
 	mu       sync.Mutex
 	corpus   []*value

@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+
+	"github.com/tokenwire/tokenwire/runtime/config"
 )
 
 // builtinSeeds is a copy of testdata/events/corpus.ndjson, real events of
@@ -86,4 +88,26 @@ func splitEvents(data []byte) ([][]byte, error) {
 			return nil, err
 		}
 	}
+}
+
+// FindListener returns the index of the config's listener for module, or
+// of the one named name.
+func FindListener(cfg *config.Config, module, name string) (int, error) {
+	want, _ := filepath.Abs(module)
+	var matches []int
+	for i, l := range cfg.Listeners {
+		got, _ := filepath.Abs(l.Module)
+		if (name == "" || l.Name == name) && (got == want || name != "") {
+			matches = append(matches, i)
+		}
+	}
+	switch {
+	case len(matches) == 1:
+		return matches[0], nil
+	case len(matches) == 0 && name != "":
+		return 0, fmt.Errorf("config %s has no listener named %q", cfg.Path, name)
+	case len(matches) == 0:
+		return 0, fmt.Errorf("config %s has no listener with module %s: add one, or fuzz without --config", cfg.Path, module)
+	}
+	return 0, fmt.Errorf("config %s has %d listeners with module %s: pick one with --listener", cfg.Path, len(matches), module)
 }
