@@ -246,6 +246,7 @@ func (e *engine) job(ctx context.Context, j int) error {
 			if err := e.leakCheck(ctx, gen, seeds); err != nil {
 				return err
 			}
+			continue
 		}
 		var input *value
 		e.mu.Lock()
