@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/tokenwire/tokenwire/internal/fuzz"
@@ -33,6 +34,7 @@ func cmdFuzz(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	coverage := fs.Bool("coverage", false, "observe every guest function, keep inputs that reach new ones, and report coverage (slower)")
 	determinism := fs.Bool("determinism", false, "run seeds and kept inputs again in a fresh instance and report different output")
 	leakRuns := fs.Int("leak-runs", 512, "repeat one event this many `times` in one instance to look for leaks; 0 skips the check")
+	stopAfter := fs.Int("stop-after", 0, "stop after this many `findings`; 0 runs the whole budget")
 	logLevel := fs.String("log-level", "none", "log `level` of the runtime and the guest on stderr: none, debug, info, warn or error")
 
 	// The module may come before the flags.
@@ -56,8 +58,8 @@ func cmdFuzz(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return fail("give the module to fuzz: tokenwire fuzz %s", fuzzSynopsis)
 	case fs.NArg() > 0:
 		return fail("unexpected argument %q", fs.Arg(0))
-	case *duration < 0 || *runs < 0 || *jobs < 1 || *leakRuns < 0:
-		return fail("--duration, --runs and --leak-runs must not be negative and --jobs must be at least 1")
+	case *duration < 0 || *runs < 0 || *jobs < 1 || *leakRuns < 0 || *stopAfter < 0:
+		return fail("--duration, --runs, --leak-runs and --stop-after must not be negative and --jobs must be at least 1")
 	}
 	if *duration == 0 && *runs == 0 {
 		*duration = 10 * time.Second
@@ -121,6 +123,10 @@ func cmdFuzz(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	if *leakRuns == 0 {
 		opts.LeakRuns = -1
+	}
+	if *stopAfter > 0 {
+		var seen atomic.Int64
+		opts.Stop = func(fuzz.Finding) bool { return seen.Add(1) >= int64(*stopAfter) }
 	}
 	live := isTerminal(stderr)
 	if live {
