@@ -10,16 +10,16 @@ import (
 	"github.com/tokenwire/tokenwire/abi"
 )
 
-// hostCallArgs are argument values that sit on the edges of the probe's
-// one page of memory; the fuzzer's bytes pick among them or give their own.
+// hostCallArgs are argument values on the edges of the probe's one page of
+// memory. The fuzzer's bytes pick among them or give their own.
 var hostCallArgs = []uint32{0, 1, 6, 1024, 1040, 2048, 4096, probeMemorySize - 1, probeMemorySize, probeMemorySize + 1, 0x7FFFFFFF, 0x80000000, 0xFFFFFFF0, 0xFFFFFFFF}
 
 // FuzzHostCalls calls the host functions through the probe guest with
 // pointers, lengths and levels taken from the fuzzer's bytes, with a
 // fuzzer-chosen current event. Every call must return without a trap or a
-// host panic; a pair outside memory must give INVALID_MEMORY; any other
-// result must be a length or a status of the ABI; and a call may change
-// guest memory only inside the buffer it was given.
+// host panic. A pair outside memory must give INVALID_MEMORY, and any other
+// result must be a length or a status of the ABI. A call may change guest
+// memory only inside the buffer it was given.
 func FuzzHostCalls(f *testing.F) {
 	f.Add([]byte{0, 3, 4, 1, 0}, []byte(`{"id":"1"}`))
 	f.Add([]byte{6, 0x10, 0, 0, 0, 0x20, 0, 0, 0, 1, 2}, []byte{})

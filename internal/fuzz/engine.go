@@ -94,7 +94,7 @@ type engine struct {
 }
 
 // Run fuzzes the listener of opts.Spec until the budget is spent, ctx ends
-// or opts.Stop says so, and reports the findings.
+// or opts.Stop returns true, and reports the findings.
 func Run(ctx context.Context, opts Options) (*Report, error) {
 	if opts.Duration <= 0 && opts.Runs <= 0 {
 		return nil, errors.New("fuzz: set a duration or a number of runs")
@@ -389,6 +389,7 @@ func (e *engine) minimize(ctx context.Context, t *target, input *value, sig stri
 		// A timeout costs the whole deadline per attempt.
 		budget = 30
 	}
+
 	showsIt := func(v *value) bool {
 		if budget <= 0 || time.Now().After(deadline) || ctx.Err() != nil {
 			return false
@@ -408,6 +409,7 @@ func (e *engine) minimize(ctx context.Context, t *target, input *value, sig stri
 	if e.opts.NoMinimize {
 		return input, true, false
 	}
+
 	cur := input.clone()
 	// Remove children of each container, top down, in chunks that halve
 	// (as delta debugging does), so a large input shrinks in few runs.
@@ -435,6 +437,7 @@ func (e *engine) minimize(ctx context.Context, t *target, input *value, sig stri
 	for shrink() {
 		changed = true
 	}
+
 	// Shorten strings by halves.
 	for _, s := range slots(cur, nil) {
 		v := s.parent.vals[s.i]

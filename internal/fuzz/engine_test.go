@@ -96,7 +96,7 @@ func TestCleanGuestsHaveNoFindings(t *testing.T) {
 				t.Fatal(err)
 			}
 			// A loaded test machine can slow a large event past the
-			// default 500ms; these guests never loop, so a longer deadline
+			// default 500ms. These guests never loop, so a longer deadline
 			// keeps the test about findings only.
 			cfg.Listeners[0].Deadline = config.Duration(5 * time.Second)
 			rep, err := Run(context.Background(), Options{

@@ -18,8 +18,8 @@
 // fails when the module traps, runs past its deadline, calls proc_exit,
 // fails to start, panics in a Go handler, takes memory near its limit,
 // passes a bad pointer to a host function, uses up a per-call budget,
-// carries on after a failed host call, asks to sign claims the SET rules
-// reject, or emits to a sink it was not granted. The same checks run in
+// carries on after a failed host call, passes claims to sign that the SET
+// rules reject, or emits to a sink it was not granted. The same checks run in
 // "tokenwire fuzz", which adds coverage, leak and determinism checks and
 // minimises what it finds.
 package fuzzguest
@@ -68,9 +68,9 @@ func Fuzz(f *testing.F, path string, opts Options) {
 
 	r := &runner{spec: fuzz.Spec{Config: cfg, Listener: index}, maxBytes: int(cfg.Intake.MaxEventBytes)}
 	f.Cleanup(r.close)
-	// Compiling a Go module takes seconds in a fuzzing worker, whose code
-	// is instrumented; done here, it does not count against the engine's
-	// time limit for one input.
+	// Compiling a Go module takes seconds in a fuzzing worker, because its
+	// code is instrumented. Done here, it does not count against the
+	// engine's time limit for one input.
 	if err := r.start(); err != nil {
 		f.Fatal(err)
 	}
