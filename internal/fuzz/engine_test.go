@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -140,6 +141,9 @@ func TestHostileGuests(t *testing.T) {
 		{"oob", KindInvalidMemory},
 		{"init_fails", KindInit},
 		{"signabuse", KindSignRejected},
+		{"logflood", KindBudget},
+		{"memgrow", KindMemoryCap},
+		{"memgrow", KindTrap},
 	}
 	for _, c := range cases {
 		t.Run(c.guest, func(t *testing.T) {
@@ -149,7 +153,8 @@ func TestHostileGuests(t *testing.T) {
 				t.Fatal(err)
 			}
 			cfg.Listeners[0].Deadline = config.Duration(50 * time.Millisecond)
-			rep, err := Run(context.Background(), Options{Spec: Spec{Config: cfg}, Runs: 20, Seed: 1, Seeds: BuiltinSeeds()[:2], LeakRuns: -1})
+			cfg.Listeners[0].MemoryLimit = 1 << 20
+			rep, err := Run(context.Background(), Options{Spec: Spec{Config: cfg}, Runs: 4, Seed: 1, Seeds: BuiltinSeeds()[:2], LeakRuns: -1})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -166,5 +171,64 @@ func TestHostileGuests(t *testing.T) {
 func TestSeedsMatchTestdata(t *testing.T) {
 	if string(readFile(t, "../../testdata/events/corpus.ndjson")) != string(builtinSeeds) {
 		t.Fatal("internal/fuzz/seeds.ndjson differs from testdata/events/corpus.ndjson: copy it over")
+	}
+}
+
+func TestDeterminismCheck(t *testing.T) {
+	module := readFile(t, plantedModule)
+	for _, c := range []struct {
+		bug  string
+		want int
+	}{{"random-output", 1}, {"", 0}} {
+		t.Run(c.bug, func(t *testing.T) {
+			cfg, err := AdHoc(module, "planted.wasm", `{"bug":"`+c.bug+`"}`)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rep, err := Run(context.Background(), Options{
+				Spec: Spec{Config: cfg}, Runs: 20, Seed: 1, Seeds: BuiltinSeeds()[:5], Determinism: true, LeakRuns: -1,
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := 0
+			for _, f := range rep.Findings {
+				if f.Kind == KindNondeterminism {
+					got++
+				} else {
+					t.Errorf("unexpected finding %s", f)
+				}
+			}
+			if got != c.want {
+				t.Fatalf("%d nondeterminism findings, want %d: %v", got, c.want, rep.Findings)
+			}
+		})
+	}
+}
+
+func TestJobsShareFindings(t *testing.T) {
+	cfg, err := AdHoc(readFile(t, plantedModule), "planted.wasm", `{"bug":"unicode-subject"}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var progress atomic.Int64
+	rep, err := Run(context.Background(), Options{
+		Spec: Spec{Config: cfg}, Runs: 600, Seed: 3, Jobs: 2, LeakRuns: -1,
+		Progress: func(Stats) { progress.Add(1) },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Findings) != 1 || rep.Findings[0].Kind != KindPanic {
+		t.Fatalf("findings %v, want the one panic", rep.Findings)
+	}
+	if rep.Findings[0].Count < 2 {
+		t.Errorf("the panic was counted %d times, want several", rep.Findings[0].Count)
+	}
+	if progress.Load() == 0 {
+		t.Error("Progress was never called")
+	}
+	if rep.Runs < 600 || rep.Runs > 601 {
+		t.Errorf("runs %d, want 600 (one more when both jobs pass the check together)", rep.Runs)
 	}
 }

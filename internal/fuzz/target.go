@@ -83,6 +83,12 @@ func AdHoc(module []byte, path, moduleConfig string) (*config.Config, error) {
 // safe.
 var compilationCache = sync.OnceValue(wazero.NewCompilationCache)
 
+// startMu makes targets start one at a time. When two runtimes compile the
+// same module with listeners at once, wazero v1.12.0 attaches the second
+// one's listeners to the compiled module that the first may already run,
+// and a process crashed that way ("split stack overflow") in our tests.
+var startMu sync.Mutex
+
 // target is one runtime with the listener under test, driven by one
 // goroutine.
 type target struct {
@@ -176,7 +182,9 @@ func newTarget(ctx context.Context, spec Spec) (*target, error) {
 	}
 	t.factory = &factory{coverage: spec.Coverage}
 	ctx = experimental.WithFunctionListenerFactory(withRecorder(ctx, t.rec), t.factory)
+	startMu.Lock()
 	t.rt, err = twruntime.New(ctx, &cfg, opts...)
+	startMu.Unlock()
 	if errors.Is(err, twruntime.ErrStart) {
 		t.startErr = err
 		t.rt = nil

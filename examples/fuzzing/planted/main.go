@@ -14,6 +14,8 @@
 //	                            which the host rejects
 //	{"bug": "rare-client"}      panics on a client id with "@" and a domain
 //	                            of fewer than four labels
+//	{"bug": "random-output"}    puts a random number in the SET, so the
+//	                            same event gives other output each time
 //	{}                          none: the clean listener
 package main
 
@@ -21,8 +23,8 @@ package main
 
 import (
 	"encoding/json"
-
 	"fmt"
+	"math/rand/v2"
 	"strings"
 	"unicode/utf8"
 
@@ -52,7 +54,7 @@ func configure(config []byte) error {
 		return fmt.Errorf("planted: invalid config: %w", err)
 	}
 	switch c.Bug {
-	case "", "unicode-subject", "leak", "deep-loop", "sign-exp", "rare-client":
+	case "", "unicode-subject", "leak", "deep-loop", "sign-exp", "rare-client", "random-output":
 	default:
 		return fmt.Errorf("planted: unknown bug %q", c.Bug)
 	}
@@ -74,6 +76,9 @@ func handle(e *listener.Event) error {
 	details := map[string]any{"client_id": e.ClientID, "subject": mask(e.Subject)}
 	if bug == "rare-client" {
 		details["tenant"] = tenant(e.ClientID)
+	}
+	if bug == "random-output" {
+		details["trace"] = rand.Uint64()
 	}
 	set := map[string]any{"events": map[string]any{eventType: details}}
 	if _, ok := claims["act"]; ok && bug == "sign-exp" {
