@@ -387,7 +387,7 @@ func (e *engine) minimize(ctx context.Context, t *target, input *value, sig stri
 	budget, deadline := 400, time.Now().Add(10*time.Second)
 	if strings.HasPrefix(sig, KindTimeout+"\x00") {
 		// A timeout costs the whole deadline per attempt.
-		budget = 30
+		budget = 16
 	}
 
 	showsIt := func(v *value) bool {

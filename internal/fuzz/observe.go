@@ -25,7 +25,12 @@ type recorder struct {
 	covered []bool
 	fresh   int
 
+	// calls holds the event's emit and sign calls and its first failed
+	// call of each kind, at most maxKeptCalls; current is the host call in
+	// progress.
 	calls     []hostCall
+	failures  map[failureKey]bool
+	current   hostCall
 	memBefore uint32 // bytes of guest memory when tw_on_event began
 	memAfter  uint32 // and when it returned
 	starts    int    // instances started (_initialize or tw_init ran)
@@ -47,6 +52,7 @@ type hostCall struct {
 // reset prepares the recorder for the next event; coverage is kept.
 func (r *recorder) reset() {
 	r.calls = r.calls[:0]
+	clear(r.failures)
 	r.fresh = 0
 	r.memBefore, r.memAfter = 0, 0
 	r.signFailed, r.staleRead = false, false
@@ -163,30 +169,67 @@ func (hostListener) Before(ctx context.Context, mod api.Module, def api.Function
 		b, _ := mem.Read(api.DecodeU32(ptr), api.DecodeU32(n))
 		return append([]byte(nil), b...)
 	}
+	// Arguments are copied only while the call may still be kept.
+	keep := len(r.calls) < maxKeptCalls
 	switch c.name {
 	case abi.FuncEmit:
-		c.sink = string(read(params[0], params[1]))
-		c.data = read(params[2], params[3])
+		c.sink = string(read(params[0], min(params[1], 256)))
+		if keep {
+			c.data = read(params[2], params[3])
+		}
 	case abi.FuncSign:
-		c.data = read(params[0], params[1])
+		if keep {
+			c.data = read(params[0], params[1])
+		}
 	case abi.FuncResultRead:
 		if r.signFailed {
 			r.staleRead = true
 		}
 	}
-	r.calls = append(r.calls, c)
+	r.current = c
 }
 
 func (hostListener) After(ctx context.Context, _ api.Module, def api.FunctionDefinition, results []uint64) {
 	r := recorderFrom(ctx)
-	if r == nil || len(r.calls) == 0 {
+	if r == nil {
 		return
 	}
-	last := &r.calls[len(r.calls)-1]
-	last.status = api.DecodeI32(results[0])
-	if def.Name() == abi.FuncSign {
-		r.signFailed = last.status < 0
+	c := r.current
+	c.status = api.DecodeI32(results[0])
+	if c.name == abi.FuncSign {
+		r.signFailed = c.status < 0
 	}
+	r.keep(c)
+}
+
+// maxKeptCalls bounds the host calls kept per event: a guest may make
+// millions of calls, and only outputs and failures matter.
+const maxKeptCalls = 256
+
+// keep keeps an emit or sign call, and the first failed call of each
+// function, status and sink, up to maxKeptCalls.
+func (r *recorder) keep(c hostCall) {
+	output := c.name == abi.FuncEmit || c.name == abi.FuncSign
+	if (!output && c.status >= 0) || len(r.calls) >= maxKeptCalls {
+		return
+	}
+	if !output {
+		key := failureKey{c.name, c.status, c.sink}
+		if r.failures[key] {
+			return
+		}
+		if r.failures == nil {
+			r.failures = map[failureKey]bool{}
+		}
+		r.failures[key] = true
+	}
+	r.calls = append(r.calls, c)
+}
+
+type failureKey struct {
+	name   string
+	status int32
+	sink   string
 }
 
 func (hostListener) Abort(context.Context, api.Module, api.FunctionDefinition, error) {}
