@@ -99,8 +99,18 @@ func (r *runner) run(t testing.TB, data []byte) {
 	event := fuzz.EventFromBytes(data, r.maxBytes)
 	findings, _ := r.checker.Check(context.Background(), event)
 	for _, finding := range findings {
-		t.Errorf("%s\nevent: %s", finding, event)
+		t.Errorf("%s\nevent (%d bytes): %s", finding, len(event), excerpt(event))
 	}
+}
+
+// excerpt returns event, cut to 4 KiB; the fuzzing engine saves the whole
+// input that failed.
+func excerpt(event []byte) string {
+	const max = 4 << 10
+	if len(event) <= max {
+		return string(event)
+	}
+	return string(event[:max]) + "..."
 }
 
 // start starts the listener unless it runs.

@@ -4,8 +4,10 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tokenwire/tokenwire/internal/fuzz"
+	"github.com/tokenwire/tokenwire/runtime/config"
 )
 
 // recorder is a testing.TB that keeps the errors a check reports.
@@ -56,6 +58,10 @@ func TestRunnerCleanGuest(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The race detector and a loaded machine can slow a large event past
+	// the default 500ms. This guest never loops, so a longer deadline keeps
+	// the test about findings only.
+	cfg.Listeners[index].Deadline = config.Duration(10 * time.Second)
 	r := &runner{spec: fuzz.Spec{Config: cfg, Listener: index}}
 	defer r.close()
 	rec := &recorder{TB: t}
