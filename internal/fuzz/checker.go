@@ -39,7 +39,7 @@ func (c *Checker) Check(ctx context.Context, event []byte) (findings []Finding, 
 	findings = out.findings[:0]
 	for _, f := range out.findings {
 		// As in Run, a timeout counts only when it repeats.
-		if f.Kind == KindTimeout && !c.repeats(ctx, event, f.signature()) {
+		if f.Kind == KindTimeout && !c.t.repeats(ctx, event, f.signature(), timeoutRepeats) {
 			continue
 		}
 		f.Input = event
@@ -48,16 +48,6 @@ func (c *Checker) Check(ctx context.Context, event []byte) (findings []Finding, 
 	return findings, true
 }
 
-// repeats runs event again and reports whether the finding with signature
-// sig shows again.
-func (c *Checker) repeats(ctx context.Context, event []byte, sig string) bool {
-	for _, f := range c.t.exec(ctx, event).findings {
-		if f.signature() == sig {
-			return true
-		}
-	}
-	return false
-}
 
 // Close stops the listener.
 func (c *Checker) Close(ctx context.Context) { c.t.close(ctx) }

@@ -225,12 +225,12 @@ func (e *engine) job(ctx context.Context, j int) error {
 		}
 		return nil
 	}
-	gen := newGenerator(e.opts.Seed+uint64(j)*0x51ed27, e.maxBytes)
-	gen.dict = seedStrings(e.corpus)
-
 	e.mu.Lock()
 	seeds := append([]*value(nil), e.corpus...)
 	e.mu.Unlock()
+	gen := newGenerator(e.opts.Seed+uint64(j)*0x51ed27, e.maxBytes)
+	gen.dict = seedStrings(seeds)
+
 	if j == 0 {
 		for _, s := range seeds {
 			if e.done(ctx) {
@@ -307,8 +307,9 @@ func (e *engine) try(ctx context.Context, w *worker, input *value, seed bool) {
 
 // record adds a finding unless one with its signature is known. An input
 // that shows it is first run again, and minimised unless NoMinimize is
-// set. A timeout that does not repeat is dropped, since a loaded machine
-// or the coverage listeners can slow a slow event past the deadline.
+// set. A timeout that does not repeat twice more, without coverage
+// listeners, is dropped: a loaded machine or the listeners can slow a
+// slow event past the deadline.
 func (e *engine) record(ctx context.Context, w *worker, f Finding, input *value) {
 	sig := f.signature()
 	if e.count(sig) {
@@ -323,7 +324,7 @@ func (e *engine) record(ctx context.Context, w *worker, f Finding, input *value)
 			t := w.t
 			if f.Kind == KindTimeout {
 				plain, err := w.plainTarget(ctx)
-				if err != nil {
+				if err != nil || !plain.repeats(ctx, input.encode(nil), sig, timeoutRepeats) {
 					return
 				}
 				t = plain

@@ -96,10 +96,7 @@ func TestCleanGuestsHaveNoFindings(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			// A loaded test machine can slow a large event past the
-			// default 500ms. These guests never loop, so a longer deadline
-			// keeps the test about findings only.
-			cfg.Listeners[0].Deadline = config.Duration(5 * time.Second)
+			noLoops(cfg)
 			rep, err := Run(context.Background(), Options{
 				Spec: Spec{Config: cfg}, Runs: 1200, Seed: 1, Seeds: BuiltinSeeds(), LeakRuns: 256,
 			})
@@ -115,6 +112,13 @@ func TestCleanGuestsHaveNoFindings(t *testing.T) {
 			}
 		})
 	}
+}
+
+// noLoops gives the listener of cfg a 10s deadline. The race detector and
+// a loaded machine can slow a large event past the default 500ms, so tests
+// of guests that never loop use it to report findings other than timeouts.
+func noLoops(cfg *config.Config) {
+	cfg.Listeners[0].Deadline = config.Duration(10 * time.Second)
 }
 
 func TestInitFailure(t *testing.T) {
@@ -185,6 +189,7 @@ func TestDeterminismCheck(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			noLoops(cfg)
 			rep, err := Run(context.Background(), Options{
 				Spec: Spec{Config: cfg}, Runs: 20, Seed: 1, Seeds: BuiltinSeeds()[:5], Determinism: true, LeakRuns: -1,
 			})
@@ -211,6 +216,7 @@ func TestJobsShareFindings(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	noLoops(cfg)
 	var progress atomic.Int64
 	rep, err := Run(context.Background(), Options{
 		Spec: Spec{Config: cfg}, Runs: 600, Seed: 3, Jobs: 2, LeakRuns: -1,

@@ -89,7 +89,7 @@ func (f *factory) NewFunctionListener(def api.FunctionDefinition) experimental.F
 	for _, name := range def.ExportNames() {
 		switch name {
 		case abi.ExportOnEvent, abi.ExportInit, abi.ExportInitialize:
-			return exportListener{}
+			return exportListener{coverage: f.coverage}
 		}
 	}
 	if f.coverage && def.GoFunction() == nil {
@@ -118,15 +118,18 @@ func (c coverListener) Before(ctx context.Context, _ api.Module, _ api.FunctionD
 func (coverListener) After(context.Context, api.Module, api.FunctionDefinition, []uint64) {}
 func (coverListener) Abort(context.Context, api.Module, api.FunctionDefinition, error)    {}
 
-// exportListener records instance starts and memory around tw_on_event.
-type exportListener struct{}
+// exportListener records instance starts and memory around tw_on_event,
+// and coverage of the export when coverage is on.
+type exportListener struct{ coverage bool }
 
-func (exportListener) Before(ctx context.Context, mod api.Module, def api.FunctionDefinition, _ []uint64, _ experimental.StackIterator) {
+func (x exportListener) Before(ctx context.Context, mod api.Module, def api.FunctionDefinition, _ []uint64, _ experimental.StackIterator) {
 	r := recorderFrom(ctx)
 	if r == nil {
 		return
 	}
-	coverListener{index: def.Index()}.Before(ctx, mod, def, nil, nil)
+	if x.coverage {
+		coverListener{index: def.Index()}.Before(ctx, mod, def, nil, nil)
+	}
 	switch def.ExportNames()[0] {
 	case abi.ExportOnEvent:
 		r.memBefore = memSize(mod)

@@ -266,6 +266,26 @@ func (t *target) exec(ctx context.Context, raw []byte) outcome {
 	return out
 }
 
+// timeoutRepeats is how many more times an event that timed out must time
+// out before it is reported. A slow event on a loaded machine can pass the
+// deadline once; a guest that loops does so every time.
+const timeoutRepeats = 2
+
+// repeats runs raw n more times and reports whether the finding with
+// signature sig shows every time.
+func (t *target) repeats(ctx context.Context, raw []byte, sig string, n int) bool {
+	for range n {
+		shown := false
+		for _, f := range t.exec(ctx, raw).findings {
+			shown = shown || f.signature() == sig
+		}
+		if !shown {
+			return false
+		}
+	}
+	return true
+}
+
 // callFinding turns a failed call into a finding, or reports false for an
 // orderly failure (the guest returned non-zero).
 func callFinding(ce *twruntime.CallError) (Finding, bool) {
