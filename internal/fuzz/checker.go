@@ -48,7 +48,6 @@ func (c *Checker) Check(ctx context.Context, event []byte) (findings []Finding, 
 	return findings, true
 }
 
-
 // Close stops the listener.
 func (c *Checker) Close(ctx context.Context) { c.t.close(ctx) }
 
