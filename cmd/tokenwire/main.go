@@ -6,6 +6,7 @@
 //	tokenwire run     [--config FILE] [--listen ADDR]
 //	tokenwire replay  [--config FILE] [--module FILE.wasm ...] [--key FILE] [--issuer URL] [EVENTS.ndjson | -]
 //	tokenwire check   [--config FILE]
+//	tokenwire fuzz    MODULE.wasm [--config FILE] [--duration D | --runs N] [--corpus DIR] [--seed N] [--jobs N]
 //	tokenwire version
 package main
 
