@@ -28,7 +28,7 @@ func cmdFuzz(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	moduleConfig := fs.String("module-config", "{}", "listener config as a JSON `object`, without --config")
 	duration := fs.Duration("duration", 0, "fuzz for this `long` (default 10s unless --runs is set)")
 	runs := fs.Int64("runs", 0, "stop after `N` events")
-	corpus := fs.String("corpus", "fuzz-corpus", "`directory` of seed events (*.json, *.ndjson); findings are written to its crashers/ subdirectory")
+	corpus := fs.String("corpus", "fuzz-corpus", "`directory` of seed events (*.json, *.ndjson), where inputs that --coverage keeps are written; findings go to its crashers/ subdirectory")
 	seed := fs.Uint64("seed", 0, "random `seed`; 0 picks one and prints it, so a run can be repeated")
 	jobs := fs.Int("jobs", 1, "`number` of module instances fuzzed side by side (runs repeat exactly only with 1)")
 	coverage := fs.Bool("coverage", false, "observe every guest function, keep inputs that reach new ones, and report coverage (slower)")
@@ -117,6 +117,7 @@ func cmdFuzz(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		Jobs:          *jobs,
 		Seeds:         seeds,
 		CrashersDir:   fuzz.CrashersDir(*corpus),
+		CorpusDir:     *corpus,
 		ReplayCommand: replay,
 		Determinism:   *determinism,
 		LeakRuns:      *leakRuns,

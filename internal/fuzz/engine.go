@@ -35,6 +35,9 @@ type Options struct {
 	Seeds [][]byte
 	// CrashersDir receives one file per finding; empty writes nothing.
 	CrashersDir string
+	// CorpusDir receives each input that coverage keeps, as HASH.json, so
+	// that a later run can start from it; empty writes nothing.
+	CorpusDir string
 	// ReplayCommand is the command line, without the events file, that
 	// replays a finding's input; it is written beside the input.
 	ReplayCommand string
@@ -287,6 +290,11 @@ func (e *engine) try(ctx context.Context, w *worker, input *value, seed bool) {
 		e.mu.Lock()
 		e.corpus = append(e.corpus, input)
 		e.mu.Unlock()
+		if e.opts.CorpusDir != "" {
+			// A corpus entry that cannot be written costs only a later
+			// run's head start, so the run goes on.
+			_ = writeInput(e.opts.CorpusDir, raw)
+		}
 	}
 	if out.fresh > 0 {
 		e.mu.Lock()

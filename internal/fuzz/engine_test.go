@@ -238,3 +238,35 @@ func TestJobsShareFindings(t *testing.T) {
 		t.Errorf("runs %d, want 600 (one more when both jobs pass the check together)", rep.Runs)
 	}
 }
+
+func TestCoverageKeepsInputs(t *testing.T) {
+	cfg, err := AdHoc(readFile(t, plantedModule), "planted.wasm", `{}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	noLoops(cfg)
+	dir := t.TempDir()
+	seeds := BuiltinSeeds()[:3]
+	rep, err := Run(context.Background(), Options{
+		Spec: Spec{Config: cfg, Coverage: true}, Runs: 300, Seed: 1, Seeds: seeds, LeakRuns: -1, CorpusDir: dir,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Functions < 1000 || rep.Covered < 100 || rep.Covered > rep.Functions {
+		t.Errorf("covered %d of %d functions, want hundreds of the Go guest's thousands", rep.Covered, rep.Functions)
+	}
+	if rep.Corpus <= len(seeds) {
+		t.Errorf("corpus %d, want more than the %d seeds", rep.Corpus, len(seeds))
+	}
+	kept, err := ReadSeeds(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(kept) != rep.Corpus-len(seeds) {
+		t.Errorf("%d inputs written, want the %d kept", len(kept), rep.Corpus-len(seeds))
+	}
+	if len(rep.Findings) > 0 {
+		t.Errorf("findings on the clean guest: %v", rep.Findings)
+	}
+}

@@ -62,6 +62,15 @@ func (f Finding) String() string {
 	return fmt.Sprintf("%s: %s", f.Kind, f.Detail)
 }
 
+// writeInput writes an input that coverage kept to dir as HASH.json.
+func writeInput(dir string, raw []byte) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	sum := sha256.Sum256(raw)
+	return os.WriteFile(filepath.Join(dir, hex.EncodeToString(sum[:8])+".json"), append(raw, '\n'), 0o644)
+}
+
 // writeCrasher writes the finding's input to dir as KIND-HASH.json and its
 // description beside it as KIND-HASH.txt, and returns the .json path.
 func writeCrasher(dir string, f Finding, replay string) (string, error) {
