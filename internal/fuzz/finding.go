@@ -43,7 +43,7 @@ type Finding struct {
 	Elapsed time.Duration
 	// Count is how many inputs showed it.
 	Count int64
-	// File is where the input was written, if it was.
+	// File is the path the input was written to, or empty.
 	File string
 }
 

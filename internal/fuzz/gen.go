@@ -8,10 +8,10 @@ import (
 )
 
 // generator builds token-issue events in the intake's input form. Most
-// events are valid, so they reach the listener; the values inside them are
-// what real issuers send plus the shapes that break parsers: unicode, big
-// and negative numbers, floats, nulls, deep nesting, long strings and
-// arrays, missing optional members and repeated member names.
+// events are valid, so they reach the listener. Their values are what real
+// issuers send, plus the shapes that break parsers: unicode, big and
+// negative numbers, floats, nulls, deep nesting, long strings and arrays,
+// missing optional members and repeated member names.
 type generator struct {
 	rng *rand.Rand
 	// maxBytes bounds the encoded event, the intake's limit.

@@ -19,14 +19,14 @@ import (
 
 // recorder collects what one guest call did.
 type recorder struct {
-	// covered marks guest functions entered since the recorder was made,
-	// by function index; fresh counts the ones entered for the first time
-	// in the current call.
+	// covered marks, by function index, the guest functions entered since
+	// the recorder was made. fresh counts those first entered in the
+	// current call.
 	covered []bool
 	fresh   int
 
 	// calls holds the event's emit and sign calls and its first failed
-	// call of each kind, at most maxKeptCalls; current is the host call in
+	// call of each kind, at most maxKeptCalls. current is the host call in
 	// progress.
 	calls     []hostCall
 	failures  map[failureKey]bool

@@ -78,9 +78,8 @@ func AdHoc(module []byte, path, moduleConfig string) (*config.Config, error) {
 
 // compilationCache is shared by every target of the process. Modules
 // compiled with the fuzzer's function listeners differ from plain ones, so
-// they are kept apart from the runtime's default cache; the listeners find
-// their state in the call's context, so sharing them between targets is
-// safe.
+// they are kept apart from the runtime's default cache. The listeners find
+// their state in the call's context, so targets can share them.
 var compilationCache = sync.OnceValue(wazero.NewCompilationCache)
 
 // startMu makes targets start one at a time. When two runtimes compile the
@@ -211,7 +210,7 @@ func (t *target) close(ctx context.Context) {
 	}
 }
 
-// outcome is what one event did.
+// outcome is the result of running one event.
 type outcome struct {
 	rejected error // intake rejected the event; nothing ran
 	findings []Finding
@@ -305,8 +304,8 @@ func callFinding(ce *twruntime.CallError) (Finding, bool) {
 	return Finding{}, false
 }
 
-// hostFindings checks the host calls of the last event; succeeded tells
-// whether the guest then reported success.
+// hostFindings checks the host calls of the last event. succeeded reports
+// whether the guest then returned success.
 //
 // A count budget used up (LIMIT_EXCEEDED) is a finding, because it means
 // the guest calls the host in a loop it does not bound. A size limit
@@ -347,7 +346,7 @@ func (t *target) hostFindings(succeeded bool) []Finding {
 	return out
 }
 
-// signRule returns the SET rule the signer says the claims break.
+// signRule returns the SET rule that the claims break, from the signer.
 func signRule(s *signer.Signer, claims []byte) string {
 	if _, err := s.Sign(claims); err != nil {
 		return strings.TrimPrefix(err.Error(), signer.ErrInvalidClaims.Error()+": ")

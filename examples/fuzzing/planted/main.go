@@ -35,7 +35,7 @@ const eventType = "https://tokenwire.invalid/event-type/token-issued"
 
 var (
 	bug string
-	// kept is where the leak defect keeps its buffers.
+	// kept holds the buffers that the leak defect never frees.
 	kept [][]byte
 )
 
