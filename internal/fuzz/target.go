@@ -260,7 +260,8 @@ func (t *target) exec(ctx context.Context, raw []byte) outcome {
 	out.findings = append(out.findings, t.hostFindings(err == nil)...)
 	if limit := uint64(t.lc.MemoryLimit); limit > 0 && uint64(t.rec.memAfter)*10 >= limit*9 {
 		out.findings = append(out.findings, Finding{Kind: KindMemoryCap,
-			Detail: fmt.Sprintf("guest memory reached %s of the %s memory_limit after one event", byteSize(uint64(t.rec.memAfter)), byteSize(limit))})
+			Detail: fmt.Sprintf("guest memory grew from %s to %s in one event, near the %s memory_limit",
+				byteSize(uint64(t.rec.memBefore)), byteSize(uint64(t.rec.memAfter)), byteSize(limit))})
 	}
 	out.output = t.outputDigest()
 	return out
