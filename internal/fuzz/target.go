@@ -258,7 +258,9 @@ func (t *target) exec(ctx context.Context, raw []byte) outcome {
 		}
 	}
 	out.findings = append(out.findings, t.hostFindings(err == nil)...)
-	if limit := uint64(t.lc.MemoryLimit); limit > 0 && uint64(t.rec.memAfter)*10 >= limit*9 {
+	// Memory that was near the limit before the event and did not grow is
+	// no fault of this event.
+	if limit := uint64(t.lc.MemoryLimit); limit > 0 && uint64(t.rec.memAfter)*10 >= limit*9 && t.rec.memAfter > t.rec.memBefore {
 		out.findings = append(out.findings, Finding{Kind: KindMemoryCap,
 			Detail: fmt.Sprintf("guest memory grew from %s to %s in one event, near the %s memory_limit",
 				byteSize(uint64(t.rec.memBefore)), byteSize(uint64(t.rec.memAfter)), byteSize(limit))})
