@@ -38,7 +38,18 @@ var plantedBudget = map[string]struct {
 	"rare-client":     {KindPanic, "index out of range", 3000},
 }
 
+// skipUnderRace skips a test that fuzzes long or compiles a module of its
+// own. Under the race detector it runs many times slower and loads the
+// machine that other packages' timing tests share. TestJobsShareFindings
+// covers the concurrent paths.
+func skipUnderRace(t *testing.T) {
+	if raceEnabled {
+		t.Skip("fuzzes thousands of events; run it without -race")
+	}
+}
+
 func TestFindsPlantedBugs(t *testing.T) {
+	skipUnderRace(t)
 	module := readFile(t, plantedModule)
 	for bug, want := range plantedBudget {
 		t.Run(bug, func(t *testing.T) {
@@ -85,6 +96,7 @@ func TestFindsPlantedBugs(t *testing.T) {
 // TestCleanGuestsHaveNoFindings runs the clean planted guest and the two
 // example listeners; each must show nothing.
 func TestCleanGuestsHaveNoFindings(t *testing.T) {
+	skipUnderRace(t)
 	cases := []struct{ name, module, config string }{
 		{"planted", plantedModule, `{}`},
 		{"audit", "../../examples/audit/audit.wasm", `{"sink":"stdout"}`},
@@ -240,6 +252,7 @@ func TestJobsShareFindings(t *testing.T) {
 }
 
 func TestCoverageKeepsInputs(t *testing.T) {
+	skipUnderRace(t)
 	cfg, err := AdHoc(readFile(t, plantedModule), "planted.wasm", `{}`)
 	if err != nil {
 		t.Fatal(err)
