@@ -31,6 +31,8 @@ Usage:
                                                       say what a reload would change
   tokenwire status  [--config FILE] [--addr URL]      show a running daemon's listeners
   tokenwire dlq     list|replay|drop --config FILE    inspect and act on dead letters
+  tokenwire fuzz    MODULE.wasm [--config FILE] [--duration D | --runs N]
+                    [--corpus DIR] [--seed N] [--jobs N]  fuzz a listener
   tokenwire version                                   print the version
 
 Run "tokenwire COMMAND --help" for the flags of a command.
@@ -54,6 +56,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return cmdStatus(ctx, rest, stdout, stderr)
 	case "dlq":
 		return cmdDLQ(ctx, rest, stdout, stderr)
+	case "fuzz":
+		return cmdFuzz(ctx, rest, stdout, stderr)
 	case "version", "--version":
 		if len(rest) > 0 {
 			fmt.Fprintf(stderr, "tokenwire version: unexpected argument %q\n", rest[0])

@@ -8,6 +8,7 @@
 //	tokenwire check   [--config FILE] [--against URL] [--token-file FILE]
 //	tokenwire status  [--config FILE] [--addr URL] [--token-file FILE] [--json]
 //	tokenwire dlq     list|replay|drop --config FILE [--sink NAME] [--all] [SEQ ...]
+//	tokenwire fuzz    MODULE.wasm [--config FILE] [--duration D | --runs N] [--corpus DIR] [--seed N] [--jobs N]
 //	tokenwire version
 package main
 
