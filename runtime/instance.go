@@ -56,7 +56,11 @@ func instanceFrom(ctx context.Context) *instance {
 // and tw_init, each under the listener's start budget and start_deadline.
 func (l *listener) newInstance(ctx context.Context) (*instance, error) {
 	inst := &instance{l: l}
-	inst.ctx = context.WithValue(context.Background(), instanceKey{}, inst)
+	// Every call of the instance runs in this context. It keeps the values
+	// of ctx, such as the recorder of wazero function listeners a fuzzer
+	// installs, but not its cancellation: the instance outlives the call
+	// that created it, and each call's own ctx is checked at refuels.
+	inst.ctx = context.WithValue(context.WithoutCancel(ctx), instanceKey{}, inst)
 	inst.budget.closing = &l.closing
 	inst.stdout = guestOutput{inst: inst, stream: "stdout"}
 	inst.stderr = guestOutput{inst: inst, stream: "stderr"}

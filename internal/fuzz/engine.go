@@ -125,13 +125,20 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	}
 
 	done := make(chan struct{})
-	if opts.Progress != nil {
+	progressDone := make(chan struct{})
+	if opts.Progress == nil {
+		close(progressDone)
+	} else {
 		go func() {
+			defer close(progressDone)
 			tick := time.NewTicker(250 * time.Millisecond)
 			defer tick.Stop()
 			for {
 				select {
 				case <-done:
+					// A last call gives the final figures, also for a
+					// run shorter than one tick.
+					opts.Progress(e.stats())
 					return
 				case <-tick.C:
 					opts.Progress(e.stats())
@@ -150,6 +157,7 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	}
 	wg.Wait()
 	close(done)
+	<-progressDone
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}

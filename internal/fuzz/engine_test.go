@@ -33,7 +33,7 @@ var plantedBudget = map[string]struct {
 }{
 	"unicode-subject": {KindPanic, "not valid UTF-8", 2000},
 	"leak":            {KindLeak, "grew", 2000},
-	"deep-loop":       {KindTimeout, "deadline", 2000},
+	"deep-loop":       {KindTimeout, "timed out", 2000},
 	"sign-exp":        {KindSignRejected, "exp", 2000},
 	"rare-client":     {KindPanic, "index out of range", 3000},
 }
