@@ -13,6 +13,7 @@ import (
 	"github.com/tetratelabs/wazero/api"
 
 	"github.com/tokenwire/tokenwire/abi"
+	"github.com/tokenwire/tokenwire/internal/cputime"
 	"github.com/tokenwire/tokenwire/runtime/config"
 	"github.com/tokenwire/tokenwire/runtime/intake"
 )
@@ -168,9 +169,9 @@ func BenchmarkCompare(b *testing.B) {
 // collector's background work.
 func reportCPU(b *testing.B) func() {
 	goruntime.LockOSThread()
-	start := threadCPU()
+	start := cputime.Thread()
 	return func() {
-		used := threadCPU() - start
+		used := cputime.Thread() - start
 		goruntime.UnlockOSThread()
 		if start != 0 && b.N > 0 {
 			b.ReportMetric(float64(used)/float64(b.N), "cpu-ns/op")
