@@ -283,14 +283,15 @@ func checkGivenFields(fields *rawEvent) (givenFields, *Error) {
 	if fields.typ == nil {
 		return given, invalidField(fieldType, "missing: use one of %s", strings.Join(abi.EventTypes, ", "))
 	}
-	if given.typ, fieldErr = stringField(fieldType, fields.typ); fieldErr != nil {
+	typ, fieldErr := stringFieldBytes(fieldType, fields.typ)
+	if fieldErr != nil {
 		return given, fieldErr
 	}
-	if !abi.KnownEventType(given.typ) {
+	var known bool
+	if given.typ, known = internEventType(typ); !known {
 		return given, invalidField(fieldType, "unknown event type %q: use one of %s",
-			excerpt([]byte(given.typ)), strings.Join(abi.EventTypes, ", "))
+			excerpt(typ), strings.Join(abi.EventTypes, ", "))
 	}
-	given.typ = internEventType(given.typ)
 
 	for _, field := range []struct {
 		name  string
@@ -502,27 +503,35 @@ func singleString(array []byte) string {
 	return s
 }
 
-// internEventType returns the element of abi.EventTypes equal to known, so
-// events share its memory instead of each holding a copy.
-func internEventType(known string) string {
+// internEventType returns the element of abi.EventTypes equal to typ and
+// true, or "" and false when typ is not a known event type. Events share
+// the element's memory instead of each holding a copy.
+func internEventType(typ []byte) (string, bool) {
 	for _, eventType := range abi.EventTypes {
-		if eventType == known {
-			return eventType
+		if eventType == string(typ) {
+			return eventType, true
 		}
 	}
-	return known
+	return "", false
 }
 
 // stringField decodes a field that must be a JSON string.
 func stringField(name string, value []byte) (string, *Error) {
+	text, fieldErr := stringFieldBytes(name, value)
+	return string(text), fieldErr
+}
+
+// stringFieldBytes is stringField for callers that need bytes. For a string
+// without escapes it returns a sub-slice of value.
+func stringFieldBytes(name string, value []byte) ([]byte, *Error) {
 	if jsonKind(value) != "string" {
-		return "", invalidField(name, "expected a string, got %s", kindPhrase(value))
+		return nil, invalidField(name, "expected a string, got %s", kindPhrase(value))
 	}
-	s, err := decodeString(value)
+	text, err := decodeStringBytes(value)
 	if err != nil {
-		return "", invalidField(name, "%w", err)
+		return nil, invalidField(name, "%w", err)
 	}
-	return s, nil
+	return text, nil
 }
 
 // parseUnixSeconds parses a JSON number that must be a non-negative integer
