@@ -13,6 +13,7 @@ import (
 	"github.com/tetratelabs/wazero/api"
 
 	"github.com/tokenwire/tokenwire/abi"
+	"github.com/tokenwire/tokenwire/internal/cputime"
 	"github.com/tokenwire/tokenwire/runtime/config"
 	"github.com/tokenwire/tokenwire/runtime/intake"
 )
@@ -46,26 +47,42 @@ var compareGuests = []compareGuest{
 	{
 		name:   "claimfilter",
 		module: filepath.Join("..", "examples", "claimfilter", "claimfilter.wasm"),
-		config: []byte(`{"claims":["sub","iat"],"sink":"stdout"}`),
-		native: func(event, _ []byte) error {
-			var ev struct {
-				Claims map[string]json.RawMessage `json:"claims"`
-			}
-			if err := json.Unmarshal(event, &ev); err != nil {
-				return err
-			}
-			out, err := json.Marshal(map[string]json.RawMessage{"sub": ev.Claims["sub"], "iat": ev.Claims["iat"]})
-			if err != nil {
-				return err
-			}
-			return discardSink{}.Publish(context.Background(), out)
-		},
+		config: claimfilterConfig,
+		native: claimfilterNative,
 	},
+	{
+		// The C build of the same listener (examples/claimfilter/c, WASI
+		// reactor, built by scripts/build-guests.sh with clang 14).
+		name:   "claimfilter_c",
+		module: filepath.Join("..", "examples", "claimfilter", "c", "claimfilter.wasm"),
+		config: claimfilterConfig,
+		native: claimfilterNative,
+	},
+}
+
+// claimfilterConfig makes the claimfilter guests emit the sub and iat
+// claims.
+var claimfilterConfig = []byte(`{"claims":["sub","iat"],"sink":"stdout"}`)
+
+// claimfilterNative is the claimfilter work as a Go function.
+func claimfilterNative(event, _ []byte) error {
+	var ev struct {
+		Claims map[string]json.RawMessage `json:"claims"`
+	}
+	if err := json.Unmarshal(event, &ev); err != nil {
+		return err
+	}
+	out, err := json.Marshal(map[string]json.RawMessage{"sub": ev.Claims["sub"], "iat": ev.Claims["iat"]})
+	if err != nil {
+		return err
+	}
+	return discardSink{}.Publish(context.Background(), out)
 }
 
 // BenchmarkCompare runs the same guest work six ways, for the minimal
 // guest (read the event, emit it), the scan guest (one loop iteration per
-// event byte) and the Go claimfilter example (JSON parsing):
+// event byte), and the claimfilter example (JSON parsing) built from Go
+// and from C:
 //
 //   - native: the work as a Go function;
 //   - wazero: tw_on_event in a plain wazero runtime with a stand-in host
@@ -168,9 +185,9 @@ func BenchmarkCompare(b *testing.B) {
 // collector's background work.
 func reportCPU(b *testing.B) func() {
 	goruntime.LockOSThread()
-	start := threadCPU()
+	start := cputime.Thread()
 	return func() {
-		used := threadCPU() - start
+		used := cputime.Thread() - start
 		goruntime.UnlockOSThread()
 		if start != 0 && b.N > 0 {
 			b.ReportMetric(float64(used)/float64(b.N), "cpu-ns/op")

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tokenwire/tokenwire/internal/cputime"
 	"github.com/tokenwire/tokenwire/runtime/config"
 	"github.com/tokenwire/tokenwire/runtime/intake"
 )
@@ -20,7 +21,8 @@ import (
 // intake.Decoder, then Dispatch it to the minimal guest. Sequential runs
 // one decoder; Parallel runs GOMAXPROCS decoders over copies of the
 // corpus against one listener with a pool of GOMAXPROCS instances. Each
-// reports events/s.
+// reports events/s and cpu-ns/event, the CPU time of the whole process
+// (decoders, dispatch and garbage collection) per event.
 func BenchmarkReplay(b *testing.B) {
 	corpusData, err := os.ReadFile(filepath.Join("..", "testdata", "events", "corpus.ndjson"))
 	if err != nil {
@@ -63,6 +65,7 @@ func BenchmarkReplay(b *testing.B) {
 			rt := newBenchRuntime(b, nil, []config.Listener{lc})
 			events := 0
 			start := time.Now()
+			startCPU := cputime.Process()
 			for b.Loop() {
 				var wg sync.WaitGroup
 				counts := make([]int, workers)
@@ -83,6 +86,9 @@ func BenchmarkReplay(b *testing.B) {
 				}
 			}
 			b.ReportMetric(float64(events)/time.Since(start).Seconds(), "events/s")
+			if usedCPU := cputime.Process() - startCPU; usedCPU > 0 {
+				b.ReportMetric(float64(usedCPU)/float64(events), "cpu-ns/event")
+			}
 		})
 	}
 }

@@ -97,7 +97,11 @@ func (s *Server) work() {
 		}
 		// Listener failures are logged by the runtime with the event id.
 		err := s.rt.DispatchEncoded(context.Background(), j.id, j.eventType, j.encoded)
-		s.logger.Debug("event dispatched", "event_id", j.id, "type", j.eventType, "failed", err != nil)
+		// The check keeps the arguments from being boxed for every event
+		// when debug logging is off.
+		if s.logger.Enabled(context.Background(), slog.LevelDebug) {
+			s.logger.Debug("event dispatched", "event_id", j.id, "type", j.eventType, "failed", err != nil)
+		}
 		s.unjournal(j)
 		s.queue.done()
 	}

@@ -48,6 +48,8 @@ type Decoder struct {
 	lineBuf []byte
 	// objectBuf is the buffer of the current multi-line object.
 	objectBuf []byte
+	// compactBuf is the buffer normalize compacts each event into.
+	compactBuf []byte
 	// retry contains the lines of a malformed multi-line object that are still
 	// to be read again one at a time.
 	retry []retryLine
@@ -128,7 +130,7 @@ func (d *Decoder) Next() (*abi.Event, error) {
 			d.skipping = false
 		}
 
-		event, fieldErr := normalize(trimmed, d.opts)
+		event, fieldErr := normalize(trimmed, d.opts, &d.compactBuf)
 		if fieldErr == nil {
 			return event, nil
 		}
@@ -218,7 +220,7 @@ func (d *Decoder) readObject(start int, first []byte) (*abi.Event, error) {
 				start+sc.err.Line, sc.err.Column+1, sc.err.Msg)
 		}
 		if sc.complete {
-			event, fieldErr := normalize(trimSpace(object), d.opts)
+			event, fieldErr := normalize(trimSpace(object), d.opts, &d.compactBuf)
 			if fieldErr != nil {
 				fieldErr.Line = start
 				return nil, fieldErr
@@ -280,7 +282,7 @@ func (d *Decoder) reread(line retryLine) (*abi.Event, error) {
 	if len(trimmed) == 0 || trimmed[0] != '{' || validateJSON(trimmed) != nil {
 		return nil, nil
 	}
-	event, fieldErr := normalize(trimmed, d.opts)
+	event, fieldErr := normalize(trimmed, d.opts, &d.compactBuf)
 	if fieldErr != nil {
 		fieldErr.Line = line.number
 		return nil, fieldErr

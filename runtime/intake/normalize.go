@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"io"
 	"math"
@@ -108,25 +107,34 @@ func (r *rawEvent) field(name []byte) *[]byte {
 // returned event does not share memory with raw. Every error is an *Error.
 // It wraps ErrInvalid or ErrTooLarge unless reading Options.Random failed.
 func Normalize(raw []byte, opts Options) (*abi.Event, error) {
-	event, err := normalize(raw, opts.withDefaults())
+	event, err := normalize(raw, opts.withDefaults(), nil)
 	if err != nil {
 		return nil, err
 	}
 	return event, nil
 }
 
-// normalize is Normalize with defaults already applied.
-func normalize(raw []byte, opts Options) (*abi.Event, *Error) {
+// normalize is Normalize with defaults already applied. It compacts raw
+// into *scratch, which it keeps for the next call when scratch is not nil.
+// The returned event does not share memory with raw or *scratch.
+func normalize(raw []byte, opts Options, scratch *[]byte) (*abi.Event, *Error) {
 	if len(raw) > opts.MaxEventBytes {
 		return nil, tooLarge("event is %d bytes, more than the limit of %d", len(raw), opts.MaxEventBytes)
 	}
-	if offset := invalidUTF8Offset(raw); offset >= 0 {
-		return nil, invalidEvent("input is not valid UTF-8: invalid byte at offset %d", offset)
+
+	// One pass checks UTF-8 and JSON syntax and removes whitespace. Only
+	// invalid input takes the slower checks, which locate the error.
+	var buf []byte
+	if scratch != nil {
+		buf = *scratch
 	}
-	if syntaxErr := validateJSON(raw); syntaxErr != nil {
-		return nil, invalidEvent("malformed JSON: %w", syntaxErr)
+	obj, ok := appendCompactValid(buf[:0], raw)
+	if scratch != nil {
+		*scratch = obj[:0]
 	}
-	obj := trimSpace(raw)
+	if !ok {
+		return nil, malformedError(raw)
+	}
 	if obj[0] != '{' {
 		return nil, invalidEvent("event must be a JSON object, got %s", kindPhrase(obj))
 	}
@@ -136,6 +144,20 @@ func normalize(raw []byte, opts Options) (*abi.Event, *Error) {
 		return nil, fieldErr
 	}
 	return buildEvent(&fields, opts)
+}
+
+// malformedError returns the error for raw, which appendCompactValid
+// rejected: the first invalid UTF-8 byte or the first JSON syntax error.
+func malformedError(raw []byte) *Error {
+	if offset := invalidUTF8Offset(raw); offset >= 0 {
+		return invalidEvent("input is not valid UTF-8: invalid byte at offset %d", offset)
+	}
+	if syntaxErr := validateJSON(raw); syntaxErr != nil {
+		return invalidEvent("malformed JSON: %w", syntaxErr)
+	}
+	// NOTE: unreachable while appendCompactValid accepts exactly what the
+	// two checks above accept, which FuzzCompactValid tests.
+	return invalidEvent("malformed JSON")
 }
 
 // splitFields collects the raw value of each top-level field of the event
@@ -224,31 +246,33 @@ func buildEvent(fields *rawEvent, opts Options) (*abi.Event, *Error) {
 	}
 
 	// One copy contains claims and context, so the event never aliases the
-	// caller's buffer. Both are compacted, so the encoded event is one line
-	// whatever the sender's formatting. Compacting removes only whitespace
-	// between tokens, so numbers and strings keep their exact text.
+	// caller's buffer. Both are compact, so the encoded event is one line
+	// whatever the sender's formatting: the event object was compacted
+	// before it was split, and claims from a token are compacted here.
+	// Compacting removes only whitespace between tokens, so numbers and
+	// strings keep their exact text.
 	buf := make([]byte, 0, len(claims)+len(given.context))
-	buf = appendCompact(buf, claims)
+	if claimsField == fieldToken {
+		buf = appendCompact(buf, claims)
+	} else {
+		buf = append(buf, claims...)
+	}
 	n := len(buf)
 	event.Claims = buf[:n:n]
 	if given.context != nil {
-		buf = appendCompact(buf, given.context)
+		buf = append(buf, given.context...)
 		event.Context = buf[n:]
 	}
 	return event, nil
 }
 
 // appendCompact appends src, valid JSON, to dst without insignificant
-// whitespace. Input without any whitespace byte is copied as it is.
+// whitespace.
 func appendCompact(dst, src []byte) []byte {
-	if !bytes.ContainsAny(src, " \t\r\n") {
-		return append(dst, src...)
+	if compact, ok := appendCompactValid(dst, src); ok {
+		return compact
 	}
-	var compact bytes.Buffer
-	if err := json.Compact(&compact, src); err != nil {
-		return append(dst, src...)
-	}
-	return append(dst, compact.Bytes()...)
+	return append(dst, src...)
 }
 
 // checkGivenFields type-checks every field but claims and token.
@@ -259,14 +283,15 @@ func checkGivenFields(fields *rawEvent) (givenFields, *Error) {
 	if fields.typ == nil {
 		return given, invalidField(fieldType, "missing: use one of %s", strings.Join(abi.EventTypes, ", "))
 	}
-	if given.typ, fieldErr = stringField(fieldType, fields.typ); fieldErr != nil {
+	typ, fieldErr := stringFieldBytes(fieldType, fields.typ)
+	if fieldErr != nil {
 		return given, fieldErr
 	}
-	if !abi.KnownEventType(given.typ) {
+	var known bool
+	if given.typ, known = internEventType(typ); !known {
 		return given, invalidField(fieldType, "unknown event type %q: use one of %s",
-			excerpt([]byte(given.typ)), strings.Join(abi.EventTypes, ", "))
+			excerpt(typ), strings.Join(abi.EventTypes, ", "))
 	}
-	given.typ = internEventType(given.typ)
 
 	for _, field := range []struct {
 		name  string
@@ -478,27 +503,35 @@ func singleString(array []byte) string {
 	return s
 }
 
-// internEventType returns the element of abi.EventTypes equal to known, so
-// events share its memory instead of each holding a copy.
-func internEventType(known string) string {
+// internEventType returns the element of abi.EventTypes equal to typ and
+// true, or "" and false when typ is not a known event type. Events share
+// the element's memory instead of each holding a copy.
+func internEventType(typ []byte) (string, bool) {
 	for _, eventType := range abi.EventTypes {
-		if eventType == known {
-			return eventType
+		if eventType == string(typ) {
+			return eventType, true
 		}
 	}
-	return known
+	return "", false
 }
 
 // stringField decodes a field that must be a JSON string.
 func stringField(name string, value []byte) (string, *Error) {
+	text, fieldErr := stringFieldBytes(name, value)
+	return string(text), fieldErr
+}
+
+// stringFieldBytes is stringField for callers that need bytes. For a string
+// without escapes it returns a sub-slice of value.
+func stringFieldBytes(name string, value []byte) ([]byte, *Error) {
 	if jsonKind(value) != "string" {
-		return "", invalidField(name, "expected a string, got %s", kindPhrase(value))
+		return nil, invalidField(name, "expected a string, got %s", kindPhrase(value))
 	}
-	s, err := decodeString(value)
+	text, err := decodeStringBytes(value)
 	if err != nil {
-		return "", invalidField(name, "%w", err)
+		return nil, invalidField(name, "%w", err)
 	}
-	return s, nil
+	return text, nil
 }
 
 // parseUnixSeconds parses a JSON number that must be a non-negative integer

@@ -56,15 +56,24 @@ func skipSpace(p []byte, i int) int {
 
 // stringEnd returns the index just past the string that starts at p[i].
 func stringEnd(p []byte, i int) (int, error) {
-	for j := i + 1; j < len(p); j++ {
-		switch p[j] {
-		case '\\':
-			j++
-		case '"':
+	j := i + 1
+	for {
+		quote := bytes.IndexByte(p[j:], '"')
+		if quote < 0 {
+			return 0, errNotValidated
+		}
+		j += quote
+		// The quote ends the string unless an odd number of backslashes
+		// escape it.
+		backslashes := 0
+		for k := j - 1; k > i && p[k] == '\\'; k-- {
+			backslashes++
+		}
+		if backslashes%2 == 0 {
 			return j + 1, nil
 		}
+		j++
 	}
-	return 0, errNotValidated
 }
 
 // valueEnd returns the index just past the value that starts at p[i].
