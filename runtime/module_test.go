@@ -27,6 +27,7 @@ func TestLoadRejects(t *testing.T) {
 		{"bad_signature", []string{`import "tokenwire.event_read" has type (i64) -> (i32)`, "(i32, i32) -> (i32)"}},
 		{"on_event_bad_type", []string{`export "tw_on_event" has type () -> (i32)`, "(i32) -> (i32)"}},
 		{"init_fails", []string{"tw_init failed: returned 1", "bad config"}},
+		{"command", []string{"tw_init failed (trap)", "WASI command", "-buildmode=c-shared", "-mexec-model=reactor"}},
 		{"abi_v2", []string{`exports "tokenwire_abi_v2"`, "supports only ABI v1"}},
 		{"import_memory", []string{`unknown import "tokenwire.memory"`, "define and export its own memory"}},
 	}
@@ -37,7 +38,7 @@ func TestLoadRejects(t *testing.T) {
 				t.Fatal("runtime started, want a load error")
 			}
 			wantErr := ErrModule
-			if c.guest == "init_fails" {
+			if c.guest == "init_fails" || c.guest == "command" {
 				wantErr = ErrStart
 			}
 			if !errors.Is(err, wantErr) {

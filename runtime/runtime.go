@@ -22,6 +22,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -208,6 +209,9 @@ func (r *Runtime) loadListener(ctx context.Context, lc config.Listener, code []b
 
 	inst, err := l.acquire(ctx)
 	if err != nil {
+		if slices.Contains(info.Exports, "_start") && !slices.Contains(info.Exports, abi.ExportInitialize) {
+			err = fmt.Errorf("%w (the module is a WASI command: it exports _start and no _initialize, and tokenwire never runs _start; build it as a reactor: Go with -buildmode=c-shared, clang with -mexec-model=reactor)", err)
+		}
 		return fail(fmt.Errorf("module %s: %w: %w", moduleName(lc), ErrStart, err))
 	}
 	l.release(ctx, inst)

@@ -45,7 +45,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 
-	// A SIGHUP from now on asks for a reload. Without this, one that
+	// A SIGHUP from now on requests a reload. Without this, one that
 	// arrives while the listeners load would end the process.
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
@@ -56,6 +56,12 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		configDigest string
 	)
 	if *configPath != "" {
+		// Reloads read the config by its absolute path, so the first load
+		// does too: relative paths in it then resolve the same way, and a
+		// reload of an unchanged file changes nothing.
+		if abs, err := filepath.Abs(*configPath); err == nil {
+			*configPath = abs
+		}
 		data, err := os.ReadFile(*configPath)
 		if err == nil {
 			configDigest = digestOf(data, nil)

@@ -772,3 +772,25 @@ func TestReplayEventIssuer(t *testing.T) {
 		t.Errorf("--issuer: exit %d, stdout %q, stderr %q", code, out, errOut)
 	}
 }
+
+func TestReplayModuleNameClash(t *testing.T) {
+	dir := t.TempDir()
+	echo, err := filepath.Abs(guest("echo"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "tokenwire.yaml")
+	text := "sinks:\n  - {name: stdout, type: stdout}\nlisteners:\n  - name: echo\n    module: " + echo + "\n    sinks: [stdout]\n"
+	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, _, stderr := runCLI(t, nil, "replay", "--config", path, "--module", guest("echo"), alicePath)
+	if code != exitUsage {
+		t.Fatalf("exit %d, want %d", code, exitUsage)
+	}
+	for _, want := range []string{`adds a listener named "echo"`, "tokenwire.yaml:4 already defines", "rename the module file"} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("stderr does not contain %q:\n%s", want, stderr)
+		}
+	}
+}

@@ -287,3 +287,50 @@ func mustContainAll(t *testing.T, label, s string, wants ...string) {
 		}
 	}
 }
+
+// TestRunRelativeConfigReloadsNothing starts the daemon with a config path
+// relative to the working directory, whose sink, module and admin token
+// paths are relative too. Reloading the unchanged file must change
+// nothing and warn of nothing.
+func TestRunRelativeConfigReloadsNothing(t *testing.T) {
+	dir := t.TempDir()
+	copyGuest(t, "echo", filepath.Join(dir, "echo.wasm"))
+	text := `sinks:
+  - {name: out, type: file, path: out.txt}
+admin:
+  token_file: admin.token
+listeners:
+  - name: echo
+    module: echo.wasm
+    sinks: [out]
+`
+	for name, data := range map[string]string{"tw.yaml": text, "admin.token": adminTokenForTest} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(data), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Chdir(dir)
+	base, _, stderr, stop := startDaemon(t, "--config", "tw.yaml")
+
+	req, _ := http.NewRequest(http.MethodPost, base+"/v1/admin/reload", nil)
+	req.Header.Set("Authorization", "Bearer "+adminTokenForTest)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st twruntime.ReloadStatus
+	err = json.NewDecoder(resp.Body).Decode(&st)
+	resp.Body.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !st.OK || len(st.Changes) != 1 || st.Changes[0] != "nothing changed" {
+		t.Fatalf("reload of the unchanged config: %+v", st)
+	}
+	if code := stop(); code != exitOK {
+		t.Fatalf("exit %d", code)
+	}
+	if strings.Contains(stderr.String(), "only on restart") {
+		t.Fatalf("a reload of the unchanged config warned of a restart-only change:\n%s", stderr.String())
+	}
+}

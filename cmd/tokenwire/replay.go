@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"slices"
 	"strings"
 
 	twruntime "github.com/tokenwire/tokenwire/runtime"
@@ -62,6 +63,11 @@ func cmdReplay(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 			cfg.Issuer = adHocIssuer
 		}
 		for _, m := range modules {
+			if i := slices.IndexFunc(cfg.Listeners, func(l config.Listener) bool { return l.Name == listenerName(m) }); i >= 0 {
+				fmt.Fprintf(stderr, "tokenwire replay: --module %s adds a listener named %q, which %s already defines: rename the module file or leave out --config\n",
+					m, listenerName(m), strings.TrimSuffix(cfg.Location(cfg.Listeners[i].Line), ":"))
+				return exitUsage
+			}
 			cfg.Listeners = append(cfg.Listeners, config.Listener{
 				Name:       listenerName(m),
 				Module:     m,

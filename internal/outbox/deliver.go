@@ -278,7 +278,7 @@ func (dl *Deliverer) round(recs []Record) bool {
 			r.Attempts++
 			switch {
 			case r.Attempts >= dl.p.MaxAttempts:
-				r.Reason = fmt.Sprintf("%d attempts failed, last: %v", r.Attempts, err)
+				r.Reason = fmt.Sprintf("%d %s failed, last: %v", r.Attempts, plural(r.Attempts, "attempt", "attempts"), err)
 				s.Dead = append(s.Dead, r)
 			case dl.p.MaxAge > 0 && now.Sub(r.Enqueued) > dl.p.MaxAge:
 				r.Reason = fmt.Sprintf("older than %s after %d attempts, last: %v", dl.p.MaxAge, r.Attempts, err)
@@ -290,7 +290,7 @@ func (dl *Deliverer) round(recs []Record) bool {
 			dl.logger.Error("delivery given up: moved to dead letters", "seq", r.Seq, "reason", r.Reason)
 		}
 	}
-	if !ok {
+	if !ok && len(s.Retried) > 0 {
 		dl.logger.Warn("delivery failed: will retry", "records", len(recs), "retrying", len(s.Retried), "error", lastErr)
 	}
 	if err := dl.q.Settle(s); err != nil {
@@ -298,4 +298,12 @@ func (dl *Deliverer) round(recs []Record) bool {
 		return false
 	}
 	return ok
+}
+
+// plural returns one when n is 1, else many.
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }
