@@ -21,8 +21,8 @@ import (
 	"github.com/tokenwire/tokenwire/runtime/sink"
 )
 
-// generation is what one configuration built: its listeners, with routing
-// by event type, its sinks and its signer. Generations share listeners and
+// generation is the set of objects one configuration built: its listeners,
+// with routing by event type, its sinks and its signer. Generations share listeners and
 // sinks whose settings did not change, so a reload keeps their warm
 // instances and open files. Each shared object counts the generations that
 // hold it, and closes when the last one releases it.
@@ -55,8 +55,8 @@ type entry struct {
 	l   *listener
 }
 
-// listenerEnv is what a listener's host functions reach: the signer and the
-// sinks. A reload stores a new one into every listener it keeps.
+// listenerEnv is the environment a listener's host functions reach: the
+// signer and the sinks. A reload stores a new one into every listener it keeps.
 type listenerEnv struct {
 	signer Signer
 	sinks  map[string]sink.Sink // every known sink; nil when not granted
@@ -354,7 +354,7 @@ func configDigest(configJSON []byte) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// describeChange says what a reload does to the listener called name,
+// describeChange describes what a reload does to the listener called name,
 // which existed before or not and whose settings differ in fields. It
 // reports whether the listener gets new instances: only a change of
 // events, which changes routing alone, keeps them. The description is

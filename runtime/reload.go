@@ -256,8 +256,7 @@ func (k *keyRing) rotate(prev, next Signer, overlap time.Duration) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	k.current = next
-	now := time.Now()
-	k.previous = slices.DeleteFunc(k.previous, func(p retiredKey) bool { return now.After(p.until) })
+	k.prune(time.Now())
 	if prev != nil && overlap > 0 {
 		k.previous = append(k.previous, retiredKey{keys: jwksKeys(prev.PublicJWKS()), until: time.Now().Add(overlap)})
 	}
@@ -272,6 +271,7 @@ func (k *keyRing) checkKeyID(next Signer) error {
 	}
 	k.mu.Lock()
 	defer k.mu.Unlock()
+	k.prune(time.Now())
 	served := k.previous
 	if k.current != nil {
 		served = append(slices.Clip(served), retiredKey{keys: jwksKeys(k.current.PublicJWKS())})
@@ -279,9 +279,6 @@ func (k *keyRing) checkKeyID(next Signer) error {
 	for _, key := range jwksKeys(next.PublicJWKS()) {
 		kid := keyID(key)
 		for _, s := range served {
-			if !s.until.IsZero() && time.Now().After(s.until) {
-				continue
-			}
 			for _, old := range s.keys {
 				if keyID(old) == kid && !bytes.Equal(old, key) {
 					return fmt.Errorf("signing.key_id: the new key has kid %q, which the JWK set serves for the previous key during signing.previous_key_overlap: give the new key its own key_id", kid)
@@ -290,6 +287,12 @@ func (k *keyRing) checkKeyID(next Signer) error {
 		}
 	}
 	return nil
+}
+
+// prune drops the previous keys whose overlap ended before now. The caller
+// holds mu.
+func (k *keyRing) prune(now time.Time) {
+	k.previous = slices.DeleteFunc(k.previous, func(p retiredKey) bool { return now.After(p.until) })
 }
 
 // keyID returns the "kid" member of a JWK.
@@ -313,19 +316,14 @@ func (k *keyRing) jwks(now time.Time) []byte {
 	if k.current != nil {
 		keys = jwksKeys(k.current.PublicJWKS())
 	}
-	live := k.previous[:0]
+	k.prune(now)
 	for _, p := range k.previous {
-		if now.After(p.until) {
-			continue
-		}
-		live = append(live, p)
 		for _, key := range p.keys {
 			if !containsKey(keys, key) {
 				keys = append(keys, key)
 			}
 		}
 	}
-	k.previous = live
 	out, err := json.Marshal(struct {
 		Keys []json.RawMessage `json:"keys"`
 	}{keys})

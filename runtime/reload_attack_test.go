@@ -188,29 +188,7 @@ func TestReloadSinkChangeUnderLoad(t *testing.T) {
 	}
 	tagged, steady := rt.listener(0), rt.listener(1)
 
-	var (
-		wg   sync.WaitGroup
-		stop = make(chan struct{})
-		sent = make([]int, 4)
-	)
-	for w := range sent {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := 0; ; i++ {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				if err := rt.Dispatch(context.Background(), testEvent(fmt.Sprintf("w%d-%06d", w, i))); err != nil {
-					t.Error(err)
-					return
-				}
-				sent[w]++
-			}
-		}()
-	}
+	stopLoad := dispatchLoad(rt)
 	for i := range 100 {
 		st, err := rt.Reload(context.Background(), d.mustConfig(withPath([]string{"b.out", "a.out"}[i%2])), "test")
 		if err != nil {
@@ -220,8 +198,10 @@ func TestReloadSinkChangeUnderLoad(t *testing.T) {
 			t.Logf("changes: %q", st.Changes)
 		}
 	}
-	close(stop)
-	wg.Wait()
+	sent, errs := stopLoad()
+	if len(errs) > 0 {
+		t.Fatalf("dispatch failed during reloads: %v", errors.Join(errs...))
+	}
 	if err := rt.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}

@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -117,34 +116,8 @@ func TestReloadHammer(t *testing.T) {
 	rt, out, _ := startReloadable(t, d.mustConfig(taggedConfig("v1.wasm")))
 	steady := rt.listener(1)
 
-	var (
-		dispatched atomic.Int64
-		stop       = make(chan struct{})
-		wg         sync.WaitGroup
-		errMu      sync.Mutex
-		errs       []error
-	)
-	for w := range 4 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := 0; ; i++ {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				if err := rt.Dispatch(context.Background(), testEvent(fmt.Sprintf("w%d-%06d", w, i))); err != nil {
-					errMu.Lock()
-					errs = append(errs, err)
-					errMu.Unlock()
-					return
-				}
-				dispatched.Add(1)
-			}
-		}()
-	}
-
+	stopLoad := dispatchLoad(rt)
+	checks := 0
 	current, succeeded := "v1", 0
 	for i := 0; succeeded < swaps; i++ {
 		switch i % 4 {
@@ -181,13 +154,12 @@ func TestReloadHammer(t *testing.T) {
 		if err := rt.Dispatch(context.Background(), testEvent(id)); err != nil {
 			t.Fatalf("after step %d: %v", i, err)
 		}
-		dispatched.Add(1)
+		checks++
 		if got := taggedLine(t, out, id); got != "tagged-"+current {
 			t.Fatalf("after step %d event %s was handled by %s, want tagged-%s", i, id, got, current)
 		}
 	}
-	close(stop)
-	wg.Wait()
+	sent, errs := stopLoad()
 	if len(errs) > 0 {
 		t.Fatalf("dispatch failed during reloads: %v", errors.Join(errs...))
 	}
@@ -207,7 +179,10 @@ func TestReloadHammer(t *testing.T) {
 		}
 		echoed[eventID(t, ev)]++
 	}
-	n := int(dispatched.Load())
+	n := checks
+	for _, count := range sent {
+		n += count
+	}
 	if len(tagged) != n || len(echoed) != n {
 		t.Fatalf("%d events dispatched, tagged listener handled %d distinct, steady handled %d distinct", n, len(tagged), len(echoed))
 	}
@@ -223,6 +198,48 @@ func TestReloadHammer(t *testing.T) {
 		t.Fatalf("generation %d after %d swaps, want %d", got, swaps, swaps+1)
 	}
 	t.Logf("%d swaps, %d events", swaps, n)
+}
+
+// dispatchLoad dispatches events from four goroutines until the returned
+// stop is called. Worker w sends the ids "w<w>-000000", "w<w>-000001" and
+// so on. stop waits for the workers and returns how many events each sent
+// and the errors that ended any of them.
+func dispatchLoad(rt *Runtime) (stop func() ([]int, []error)) {
+	var (
+		wg   sync.WaitGroup
+		done = make(chan struct{})
+		sent = make([]int, 4)
+		errs = make([]error, 4)
+	)
+	for w := range sent {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; ; i++ {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				if err := rt.Dispatch(context.Background(), testEvent(fmt.Sprintf("w%d-%06d", w, i))); err != nil {
+					errs[w] = err
+					return
+				}
+				sent[w]++
+			}
+		}()
+	}
+	return func() ([]int, []error) {
+		close(done)
+		wg.Wait()
+		var failed []error
+		for _, err := range errs {
+			if err != nil {
+				failed = append(failed, err)
+			}
+		}
+		return sent, failed
+	}
 }
 
 // taggedLine returns the tag of the line that carries event id.

@@ -62,13 +62,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		if abs, err := filepath.Abs(*configPath); err == nil {
 			*configPath = abs
 		}
-		data, err := os.ReadFile(*configPath)
-		if err == nil {
-			configDigest = digestOf(data, nil)
-			cfg, err = config.Parse(data, *configPath)
-		} else {
-			err = fmt.Errorf("read config: %w", err)
-		}
+		cfg, configDigest, err = readConfig(*configPath)
 		if err != nil {
 			fmt.Fprintf(stderr, "tokenwire run: %v\n", err)
 			return exitUsage

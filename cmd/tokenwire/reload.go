@@ -26,10 +26,10 @@ import (
 // endpoint and, with reload.watch on, when the config file or a module file
 // changes on disk.
 //
-// It watches directories, not files, so that a file replaced by rename (as
-// editors save) is seen, and it also watches the directory above each, so
-// that a swapped release directory or symbolic link (as deploy tools and
-// Kubernetes ConfigMap volumes do) is seen too. After a burst of changes
+// It watches directories, not files, so that a file replaced by rename is
+// seen, as editors save. It also watches the directory above each, so that
+// a swapped release directory or symbolic link is seen too, as deploy tools
+// and Kubernetes ConfigMap volumes make them. After a burst of changes
 // has been quiet for reload.debounce, it reloads when a watched file's
 // contents differ from those last loaded or tried.
 type reloader struct {
@@ -62,13 +62,10 @@ func newReloader(path, configDigest string, rt *twruntime.Runtime, started *conf
 	}
 	rl := &reloader{path: path, rt: rt, logger: logger, started: started}
 	rl.digests = map[string]string{path: configDigest}
-	for _, f := range watchedFiles(started) {
-		if f != started.Signing.KeyFile && f != started.Intake.TokenKeysFile {
-			continue
-		}
+	for _, f := range keyFiles(started) {
 		rl.digests[f] = fileDigest(f)
 	}
-	rl.addRunning(rl.digests)
+	rl.addRunning(rl.digests, true)
 	return rl
 }
 
@@ -81,6 +78,12 @@ func watchedFiles(cfg *config.Config) []string {
 			files = append(files, lc.Module)
 		}
 	}
+	return append(files, keyFiles(cfg)...)
+}
+
+// keyFiles returns the signing key and token keys files cfg names.
+func keyFiles(cfg *config.Config) []string {
+	var files []string
 	for _, f := range []string{cfg.Signing.KeyFile, cfg.Intake.TokenKeysFile} {
 		if f != "" {
 			files = append(files, f)
@@ -89,16 +92,31 @@ func watchedFiles(cfg *config.Config) []string {
 	return files
 }
 
-// addRunning adds the module of each running listener with the digest of
-// the bytes the runtime loaded, unless digests has the file already.
-func (rl *reloader) addRunning(digests map[string]string) {
+// addRunning records the module of each running listener with the digest
+// of the bytes the runtime loaded. It keeps a digest digests already has
+// unless overwrite is set.
+func (rl *reloader) addRunning(digests map[string]string, overwrite bool) {
 	for _, l := range rl.rt.Listeners() {
-		if module, err := filepath.Abs(l.Module); err == nil {
-			if _, ok := digests[module]; !ok {
-				digests[module] = l.ModuleInfo.SHA256
-			}
+		module, err := filepath.Abs(l.Module)
+		if err != nil {
+			continue
+		}
+		if _, ok := digests[module]; overwrite || !ok {
+			digests[module] = l.ModuleInfo.SHA256
 		}
 	}
+}
+
+// readConfig reads and parses the config file at path. It returns the
+// SHA-256 of the bytes read even when they do not parse, and "" when the
+// file cannot be read.
+func readConfig(path string) (*config.Config, string, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, "", fmt.Errorf("read config: %w", err)
+	}
+	cfg, err := config.Parse(data, path)
+	return cfg, digestOf(data, nil), err
 }
 
 // reload reloads the config file. It records each watched file's digest
@@ -108,16 +126,8 @@ func (rl *reloader) reload(ctx context.Context, trigger string) (*twruntime.Relo
 	rl.reloading.Lock()
 	defer rl.reloading.Unlock()
 
-	digests := map[string]string{}
-	data, err := os.ReadFile(rl.path)
-	if err != nil {
-		err = fmt.Errorf("read config: %w", err)
-	}
-	digests[rl.path] = digestOf(data, err)
-	var cfg *config.Config
-	if err == nil {
-		cfg, err = config.Parse(data, rl.path)
-	}
+	cfg, configDigest, err := readConfig(rl.path)
+	digests := map[string]string{rl.path: configDigest}
 	if cfg != nil {
 		for _, f := range watchedFiles(cfg) {
 			digests[f] = fileDigest(f)
@@ -134,18 +144,15 @@ func (rl *reloader) reload(ctx context.Context, trigger string) (*twruntime.Relo
 	} else {
 		status, err = rl.rt.Reload(ctx, cfg, trigger)
 	}
+	// After a swap the running modules are the bytes just loaded; after a
+	// failure, only modules the attempt did not read are added.
+	rl.addRunning(digests, err == nil)
 	if err == nil {
-		for _, l := range rl.rt.Listeners() {
-			if module, absErr := filepath.Abs(l.Module); absErr == nil {
-				digests[module] = l.ModuleInfo.SHA256
-			}
-		}
 		if rl.setIntake != nil {
 			rl.setIntake(opts)
 		}
 		rl.warnRestartOnly(cfg)
 	}
-	rl.addRunning(digests)
 
 	rl.mu.Lock()
 	rl.digests = digests
@@ -229,9 +236,9 @@ func (rl *reloader) changed() []string {
 }
 
 // relevant reports whether a change of the file or directory called name
-// may change a watched file: it is one, a directory on the path of one, or
-// the target of one that is a symbolic link, or a Kubernetes volume entry
-// such as "..data". Other files in the watched directories, such as a
+// may change a watched file. That is so when name is a watched file, a
+// directory on a watched file's path, the target of a watched symbolic
+// link, or a Kubernetes volume entry such as "..data". Other files in the watched directories, such as a
 // file sink writing beside the config, are ignored.
 func (rl *reloader) relevant(name string) bool {
 	name = filepath.Clean(name)

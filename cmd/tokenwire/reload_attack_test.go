@@ -225,8 +225,8 @@ func ecKeyPEM(t *testing.T) []byte {
 	return pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})
 }
 
-// TestCheckAgainstNamesItsFlag points check --against at a port nobody
-// listens on and at an address without a scheme. The errors must name
+// TestCheckAgainstNamesItsFlag points check --against at a closed port
+// and at an address without a scheme. The errors must name
 // the flag the user passed, --against, not status's --addr.
 func TestCheckAgainstNamesItsFlag(t *testing.T) {
 	dir := t.TempDir()
@@ -256,9 +256,10 @@ func TestCheckAgainstNamesItsFlag(t *testing.T) {
 }
 
 // TestCheckAgainstNonTokenwireServer points check --against at a server
-// that answers every request with 200 and an empty JSON object, as many
-// services on a wrong port do. check must say the address does not serve
-// a tokenwire status, instead of printing a plan against generation 0.
+// that responds to every request with 200 and an empty JSON object, as
+// many services on a wrong port do. check must report that the address
+// serves no tokenwire status, instead of printing a plan against
+// generation 0.
 func TestCheckAgainstNonTokenwireServer(t *testing.T) {
 	dir := t.TempDir()
 	copyGuest(t, "echo", filepath.Join(dir, "echo.wasm"))
@@ -293,15 +294,7 @@ func TestCheckAgainstUnchangedListenerConfig(t *testing.T) {
 	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := config.Load(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rt, err := twruntime.New(context.Background(), cfg, twruntime.WithStdout(io.Discard))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rt.Close(context.Background())
+	cfg, rt := startFromFile(t, path, twruntime.WithStdout(io.Discard))
 	opts, err := intakeOptions(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -426,8 +419,9 @@ func TestRunSurvivesEarlySIGHUP(t *testing.T) {
 // TestAdminReloadOutlivesClient calls POST /v1/admin/reload with a client
 // that gives up after 200ms, while the reload waits for its key file (a
 // FIFO the test holds). The server accepted the reload, so the reload
-// must finish and go live; ending it with the request leaves a failed
-// reload that says only "context canceled" for a config that is fine.
+// must finish and go live. Ending it with the request would leave a
+// failed reload whose only error is "context canceled", for a valid
+// config.
 func TestAdminReloadOutlivesClient(t *testing.T) {
 	dir := t.TempDir()
 	copyGuest(t, "echo", filepath.Join(dir, "echo.wasm"))
@@ -440,16 +434,8 @@ func TestAdminReloadOutlivesClient(t *testing.T) {
 	if err := os.WriteFile(path, []byte(attackConfig("echo.wasm", "")), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := config.Load(path)
-	if err != nil {
-		t.Fatal(err)
-	}
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	rt, err := twruntime.New(context.Background(), cfg, twruntime.WithStdout(io.Discard), twruntime.WithLogger(logger))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rt.Close(context.Background())
+	cfg, rt := startFromFile(t, path, twruntime.WithStdout(io.Discard), twruntime.WithLogger(logger))
 	rl := newReloader(path, fileDigest(path), rt, cfg, logger)
 	opts, err := intakeOptions(cfg)
 	if err != nil {
@@ -592,17 +578,9 @@ func TestReloadIssuerChange(t *testing.T) {
 	if err := os.WriteFile(path, withIssuer("https://old.example"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := config.Load(path)
-	if err != nil {
-		t.Fatal(err)
-	}
 	logs := &syncBuffer{}
 	logger := slog.New(slog.NewTextHandler(logs, nil))
-	rt, err := twruntime.New(context.Background(), cfg, twruntime.WithLogger(logger))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rt.Close(context.Background())
+	cfg, rt := startFromFile(t, path, twruntime.WithLogger(logger))
 	opts, err := intakeOptions(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -660,7 +638,7 @@ func TestReloadTurnsWatchOff(t *testing.T) {
 		t.Fatalf("the config change was not reloaded:\n%s", w.logs.String())
 	}
 	if strings.Contains(w.logs.String(), "only on restart") && strings.Contains(w.logs.String(), "reload") {
-		return // the daemon says the change needs a restart
+		return // the daemon logs that the change needs a restart
 	}
 	w.write("tokenwire.yaml", []byte("reload: {watch: false}\n"+attackConfig("minimal.wasm", "")))
 	if w.waitFor(func(st twruntime.Status) bool { return st.Generation == 3 }) {
@@ -680,15 +658,7 @@ func TestReloaderChangeDuringStart(t *testing.T) {
 	if err := os.WriteFile(path, []byte(attackConfig("echo.wasm", "")), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := config.Load(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rt, err := twruntime.New(context.Background(), cfg, twruntime.WithStdout(io.Discard))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rt.Close(context.Background())
+	cfg, rt := startFromFile(t, path, twruntime.WithStdout(io.Discard))
 
 	if err := os.WriteFile(path, []byte(attackConfig("minimal.wasm", "")), 0o600); err != nil {
 		t.Fatal(err)
@@ -697,4 +667,20 @@ func TestReloaderChangeDuringStart(t *testing.T) {
 	if changed := rl.changed(); len(changed) == 0 {
 		t.Fatal("the config changed after it was loaded, but the reloader sees no change to reload")
 	}
+}
+
+// startFromFile loads the config file at path and starts a runtime for it
+// with opts. The runtime is closed when the test ends.
+func startFromFile(t *testing.T, path string, opts ...twruntime.Option) (*config.Config, *twruntime.Runtime) {
+	t.Helper()
+	cfg, err := config.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rt, err := twruntime.New(context.Background(), cfg, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = rt.Close(context.Background()) })
+	return cfg, rt
 }

@@ -264,8 +264,8 @@ func TestRunReloadsEndToEnd(t *testing.T) {
 	mustContainAll(t, "daemon log", stderr.String(), "msg=reloaded", "reload failed; the running listeners keep serving")
 }
 
-// waitListening returns the daemon's base URL once its log says it
-// listens.
+// waitListening returns the daemon's base URL once its log reports that
+// it listens.
 func waitListening(t *testing.T, stderr *syncBuffer) string {
 	t.Helper()
 	deadline := time.Now().Add(60 * time.Second)

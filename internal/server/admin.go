@@ -44,9 +44,10 @@ func (s *Server) getStatus(w http.ResponseWriter, req *http.Request) {
 	writeJSON(w, http.StatusOK, s.rt.Status())
 }
 
-// postReload reloads the configuration. It answers 200 with the reload
+// postReload reloads the configuration. It responds 200 with the reload
 // status when the new generation went live, and 422 with the same
-// document, whose error says why, when the running one kept serving.
+// document, whose error gives the reason, when the running one kept
+// serving.
 func (s *Server) postReload(w http.ResponseWriter, req *http.Request) {
 	if s.reload == nil {
 		writeProblem(w, problem{

@@ -115,9 +115,9 @@ type Signing struct {
 	// top-level "sub" claim, as the Shared Signals Framework puts subjects
 	// in "sub_id".
 	Profile string `yaml:"profile"`
-	// PreviousKeyOverlap is how long, after a reload replaces the signing
-	// key, the JWK set keeps serving the previous public key, so receivers
-	// can still verify SETs signed just before the change. Default 24h.
+	// PreviousKeyOverlap is the time the JWK set keeps serving the previous
+	// public key after a reload replaces the signing key, so receivers can
+	// still verify SETs signed just before the change. Default 24h.
 	PreviousKeyOverlap Duration `yaml:"previous_key_overlap"`
 }
 
@@ -278,7 +278,7 @@ type Budgets struct {
 	// and fails as a timeout, regardless of the wall clock. Default
 	// 5,000,000,000, about 2.5 s of a tight loop on the machine in
 	// docs/benchmarks.md, so the 500 ms default deadline usually stops a
-	// call first; the deadline always applies as well.
+	// call first. The deadline always applies as well.
 	Instructions int64 `yaml:"instructions"`
 	// StartInstructions bounds each step of starting an instance: the
 	// module's start function, _initialize and tw_init. Default
