@@ -47,6 +47,13 @@ type generation struct {
 	active    atomic.Int64
 	drained   chan struct{}
 	drainOnce sync.Once
+	// retired closes when retire has let go of g's listeners and sinks.
+	// olderRetired is that of the generation g replaced, nil for the first.
+	// A kept listener emits to the sinks of the newest generation even
+	// while a call counted in an older one runs, so g closes its sinks only
+	// after every older generation has drained.
+	retired      chan struct{}
+	olderRetired chan struct{}
 }
 
 // entry is one configured listener of a generation.
@@ -95,10 +102,17 @@ func (g *generation) retire(ctx context.Context, logger *slog.Logger) error {
 	if g.active.Add(retiredMark) == retiredMark {
 		g.drainOnce.Do(func() { close(g.drained) })
 	}
+	defer close(g.retired)
 	select {
 	case <-g.drained:
 	case <-ctx.Done():
 		logger.Warn("listeners did not finish their in-flight events in time; closing them", "generation", g.id)
+	}
+	if g.olderRetired != nil {
+		select {
+		case <-g.olderRetired:
+		case <-ctx.Done():
+		}
 	}
 	return g.release(ctx)
 }
@@ -135,6 +149,7 @@ func (r *Runtime) build(ctx context.Context, cfg *config.Config, old *generation
 		sinks:   map[string]*sharedSink{},
 		envs:    map[*listener]*listenerEnv{},
 		drained: make(chan struct{}),
+		retired: make(chan struct{}),
 	}
 	defer func() {
 		if err != nil {

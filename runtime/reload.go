@@ -67,6 +67,7 @@ func (r *Runtime) Reload(ctx context.Context, cfg *config.Config, trigger string
 
 	r.nextID++
 	g.id = r.nextID
+	g.olderRetired = old.retired
 	g.loadedAt = time.Now()
 	// The JWK set lists a new key before any listener signs with it.
 	if g.signerKey != old.signerKey {
