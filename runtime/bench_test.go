@@ -17,6 +17,7 @@ import (
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 
 	"github.com/tokenwire/tokenwire/abi"
+	"github.com/tokenwire/tokenwire/internal/cputime"
 	"github.com/tokenwire/tokenwire/runtime/config"
 	"github.com/tokenwire/tokenwire/runtime/intake"
 	"github.com/tokenwire/tokenwire/runtime/internal/wasmbin"
@@ -70,7 +71,7 @@ func benchEvent(b *testing.B) *abi.Event {
 // newBenchRuntime starts a runtime for listeners that logs nothing, signs
 // with s (which may be nil) and sends the sink "stdout" to a discardSink.
 // The runtime is closed when the benchmark ends.
-func newBenchRuntime(b *testing.B, s Signer, listeners []config.Listener, opts ...Option) *Runtime {
+func newBenchRuntime(b testing.TB, s Signer, listeners []config.Listener, opts ...Option) *Runtime {
 	b.Helper()
 	cfg := benchConfig(b, listeners)
 	opts = append([]Option{
@@ -90,7 +91,7 @@ func newBenchRuntime(b *testing.B, s Signer, listeners []config.Listener, opts .
 
 // benchConfig returns a normalized config with the sink "stdout" and
 // listeners.
-func benchConfig(b *testing.B, listeners []config.Listener) *config.Config {
+func benchConfig(b testing.TB, listeners []config.Listener) *config.Config {
 	b.Helper()
 	cfg := &config.Config{
 		Issuer:    testIssuer,
@@ -153,6 +154,7 @@ func BenchmarkDispatchMinimal(b *testing.B) {
 		rt := newBenchRuntime(b, nil, []config.Listener{minimalListener(1)})
 		b.SetBytes(int64(len(encoded)))
 		b.ReportAllocs()
+		defer reportCPU(b)()
 		for b.Loop() {
 			if err := rt.DispatchEncoded(ctx, ev.ID, ev.Type, encoded); err != nil {
 				b.Fatal(err)
@@ -227,6 +229,14 @@ func BenchmarkDispatchParallel(b *testing.B) {
 	b.SetBytes(int64(len(encoded)))
 	b.ReportAllocs()
 	b.ResetTimer()
+	// Process CPU time per event rises above the sequential figure when
+	// the goroutines contend for shared memory.
+	start := cputime.Process()
+	defer func() {
+		if start != 0 && b.N > 0 {
+			b.ReportMetric(float64(cputime.Process()-start)/float64(b.N), "cpu-ns/op")
+		}
+	}()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			if err := rt.DispatchEncoded(ctx, ev.ID, ev.Type, encoded); err != nil {

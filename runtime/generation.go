@@ -31,7 +31,7 @@ type generation struct {
 	cfg      *config.Config
 	loadedAt time.Time
 	entries  []entry
-	byType   map[string][]*listener
+	routes   []route
 	sinks    map[string]*sharedSink
 	signer   Signer
 	// signerKey identifies the key file contents and signing settings, so
@@ -75,6 +75,35 @@ type sharedSink struct {
 	s     sink.Sink
 	owned bool // opened from config, so closed by the runtime
 	refs  atomic.Int32
+}
+
+// route is the listeners of one event type, in config order.
+type route struct {
+	eventType string
+	listeners []*listener
+}
+
+// addRoute subscribes l to eventType.
+func (g *generation) addRoute(eventType string, l *listener) {
+	for i := range g.routes {
+		if g.routes[i].eventType == eventType {
+			g.routes[i].listeners = append(g.routes[i].listeners, l)
+			return
+		}
+	}
+	g.routes = append(g.routes, route{eventType: eventType, listeners: []*listener{l}})
+}
+
+// listenersOf returns the listeners subscribed to eventType. A config
+// names a handful of event types, so a scan that compares lengths first
+// costs less than hashing the type for a map.
+func (g *generation) listenersOf(eventType string) []*listener {
+	for i := range g.routes {
+		if g.routes[i].eventType == eventType {
+			return g.routes[i].listeners
+		}
+	}
+	return nil
 }
 
 const retiredMark = math.MinInt64 / 2
@@ -145,7 +174,6 @@ func (g *generation) release(ctx context.Context) error {
 func (r *Runtime) build(ctx context.Context, cfg *config.Config, old *generation) (g *generation, changes []string, err error) {
 	g = &generation{
 		cfg:     cfg,
-		byType:  map[string][]*listener{},
 		sinks:   map[string]*sharedSink{},
 		envs:    map[*listener]*listenerEnv{},
 		drained: make(chan struct{}),
@@ -175,7 +203,7 @@ func (r *Runtime) build(ctx context.Context, cfg *config.Config, old *generation
 		}
 		g.entries = append(g.entries, entry{cfg: lc, l: l})
 		for _, t := range lc.Events {
-			g.byType[t] = append(g.byType[t], l)
+			g.addRoute(t, l)
 		}
 		if change != "" {
 			changes = append(changes, change)

@@ -46,8 +46,20 @@ type instance struct {
 
 type instanceKey struct{}
 
+// instanceContext is the context of every call of an instance. wazero
+// hands it to host functions, which find their instance with one type
+// assertion rather than a Value lookup. The embedded context also holds
+// the instance under instanceKey, for a context wazero derives from it.
+type instanceContext struct {
+	context.Context
+	inst *instance
+}
+
 // instanceFrom returns the instance a host function was called for.
 func instanceFrom(ctx context.Context) *instance {
+	if c, ok := ctx.(*instanceContext); ok {
+		return c.inst
+	}
 	inst, _ := ctx.Value(instanceKey{}).(*instance)
 	return inst
 }
@@ -60,7 +72,10 @@ func (l *listener) newInstance(ctx context.Context) (*instance, error) {
 	// of ctx, such as the recorder of wazero function listeners a fuzzer
 	// installs, but not its cancellation: the instance outlives the call
 	// that created it, and each call's own ctx is checked at refuels.
-	inst.ctx = context.WithValue(context.WithoutCancel(ctx), instanceKey{}, inst)
+	inst.ctx = &instanceContext{
+		Context: context.WithValue(context.WithoutCancel(ctx), instanceKey{}, inst),
+		inst:    inst,
+	}
 	inst.budget.closing = &l.closing
 	inst.stdout = guestOutput{inst: inst, stream: "stdout"}
 	inst.stderr = guestOutput{inst: inst, stream: "stderr"}

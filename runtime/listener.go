@@ -42,13 +42,7 @@ type listener struct {
 	// guest failures.
 	closing atomic.Bool
 
-	// tokens holds one token per instance that may exist; idle holds
-	// instances ready for an event.
-	tokens chan struct{}
-	idle   chan *instance
-	// spare is one idle instance kept outside the channels, still holding
-	// its token, so a dispatch that finds it touches no channel.
-	spare atomic.Pointer[instance]
+	pool pool
 
 	mu           sync.Mutex
 	failures     int // consecutive
@@ -61,8 +55,9 @@ type listener struct {
 	stats listenerStats
 }
 
+// listenerStats are the listener's counters other than events, which
+// the pool counts per P.
 type listenerStats struct {
-	events    atomic.Int64
 	failures  atomic.Int64
 	timeouts  atomic.Int64
 	skipped   atomic.Int64
@@ -70,86 +65,22 @@ type listenerStats struct {
 	lastError atomic.Pointer[string]
 }
 
-// acquire returns an idle instance or creates one, waiting while the pool
-// is at its size.
-func (l *listener) acquire(ctx context.Context) (*instance, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, &CallError{Kind: FailCanceled, Func: "acquire", Message: err.Error()}
-	}
-	if inst := l.spare.Swap(nil); inst != nil {
-		return inst, nil
-	}
-	select {
-	case <-l.tokens:
-	case <-ctx.Done():
-		return nil, &CallError{Kind: FailCanceled, Func: "acquire", Message: ctx.Err().Error()}
-	}
-	if l.closing.Load() {
-		l.tokens <- struct{}{}
-		return nil, &CallError{Kind: FailCanceled, Func: "acquire", Message: "listener closed"}
-	}
-	select {
-	case inst := <-l.idle:
-		return inst, nil
-	default:
-	}
-	inst, err := l.newInstance(ctx)
-	if err != nil {
-		l.tokens <- struct{}{}
-		return nil, err
-	}
-	l.stats.instances.Add(1)
-	return inst, nil
-}
-
-// release returns a healthy instance to the pool, or discards it when
-// wazero closed it: a deadline can fire just as a call returns.
-func (l *listener) release(ctx context.Context, inst *instance) {
-	if inst.mod.IsClosed() {
-		l.discard(ctx, inst)
-		return
-	}
-	if l.spare.CompareAndSwap(nil, inst) {
-		// close drains the spare after setting closing; whichever of the
-		// two sees the other moves the spare back to the channels.
-		if l.closing.Load() {
-			l.unspare()
-		}
-		return
-	}
-	l.idle <- inst
-	l.tokens <- struct{}{}
-}
-
-// unspare moves the spare instance, if any, back to the channels.
-func (l *listener) unspare() {
-	if inst := l.spare.Swap(nil); inst != nil {
-		l.idle <- inst
-		l.tokens <- struct{}{}
-	}
-}
-
-// discard closes an instance that failed; it is never reused.
-func (l *listener) discard(ctx context.Context, inst *instance) {
-	inst.close(ctx)
-	l.stats.instances.Add(-1)
-	l.tokens <- struct{}{}
-}
-
 // dispatch delivers one encoded event to the listener.
 func (l *listener) dispatch(ctx context.Context, eventID string, event []byte) error {
-	l.stats.events.Add(1)
+	home := l.pool.home()
+	defer l.pool.putHome(home)
+	l.pool.slots[home.index].events.Add(1)
 	trial, skip := l.admit()
 	if skip != nil {
 		l.stats.skipped.Add(1)
 		l.stats.failures.Add(1)
 		return skip
 	}
-	inst, err := l.acquire(ctx)
+	inst, err := l.acquire(ctx, home)
 	if err == nil {
 		err = inst.handle(ctx, event)
 		if err == nil || failKind(err) == FailReturned {
-			l.release(ctx, inst)
+			l.release(ctx, home, inst)
 		} else {
 			l.discard(ctx, inst)
 		}
@@ -227,18 +158,18 @@ func (l *listener) record(eventID string, err error, trial bool) {
 // back until ctx ends, then closes the wazero runtime.
 func (l *listener) close(ctx context.Context) error {
 	l.closing.Store(true)
-	l.unspare()
-	size := cap(l.tokens)
+	l.unpark()
+	size := cap(l.pool.tokens)
 	for returned := 0; returned < size; returned++ {
 		select {
-		case <-l.tokens:
+		case <-l.pool.tokens:
 			continue
 		default:
 		}
 		// Wait only while ctx allows; a random pick between a free token
 		// and a done context would skip tw_shutdown for idle instances.
 		select {
-		case <-l.tokens:
+		case <-l.pool.tokens:
 		case <-ctx.Done():
 			l.logger.Warn("listener close timed out with instances busy", "busy_instances", size-returned)
 			l.shutdownIdle(context.WithoutCancel(ctx))
@@ -255,7 +186,7 @@ func (l *listener) close(ctx context.Context) error {
 func (l *listener) shutdownIdle(ctx context.Context) {
 	for {
 		select {
-		case inst := <-l.idle:
+		case inst := <-l.pool.idle:
 			inst.closeClean(ctx)
 		default:
 			return

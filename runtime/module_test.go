@@ -297,7 +297,7 @@ func TestCloseDuringCall(t *testing.T) {
 	env := newEnv(t, lc)
 	done := make(chan error, 1)
 	go func() { done <- env.rt.Dispatch(context.Background(), testEvent("long")) }()
-	waitUntil(t, func() bool { return env.rt.listener(0).stats.events.Load() == 1 })
+	waitUntil(t, func() bool { return env.rt.listener(0).pool.events() == 1 })
 	time.Sleep(20 * time.Millisecond) // let the call enter the guest
 
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)

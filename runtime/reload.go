@@ -224,7 +224,7 @@ func (g *generation) listenerStatus() []ListenerStatus {
 			MemoryLimit:   int64(lc.MemoryLimit),
 			PoolSize:      lc.PoolSize,
 			Budgets:       lc.Budgets,
-			Handled:       l.stats.events.Load(),
+			Handled:       l.pool.events(),
 			Failures:      l.stats.failures.Load(),
 			Timeouts:      l.stats.timeouts.Load(),
 			Skipped:       l.stats.skipped.Load(),

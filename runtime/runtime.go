@@ -182,13 +182,9 @@ func (r *Runtime) loadListener(ctx context.Context, lc config.Listener, code []b
 		logger:    r.logger.With("listener", lc.Name),
 		noBackoff: r.opts.noBackoff,
 		wasm:      wasm,
-		tokens:    make(chan struct{}, lc.PoolSize),
-		idle:      make(chan *instance, lc.PoolSize),
 	}
+	l.pool.init(lc.PoolSize)
 	l.env.Store(env)
-	for range lc.PoolSize {
-		l.tokens <- struct{}{}
-	}
 
 	fail := func(err error) (*listener, error) {
 		_ = wasm.Close(ctx)
@@ -207,14 +203,16 @@ func (r *Runtime) loadListener(ctx context.Context, lc config.Listener, code []b
 	}
 	l.compiled = compiled
 
-	inst, err := l.acquire(ctx)
+	home := l.pool.home()
+	defer l.pool.putHome(home)
+	inst, err := l.acquire(ctx, home)
 	if err != nil {
 		if slices.Contains(info.Exports, "_start") && !slices.Contains(info.Exports, abi.ExportInitialize) {
 			err = fmt.Errorf("%w (the module is a WASI command: it exports _start and no _initialize, and tokenwire never runs _start; build it as a reactor: Go with -buildmode=c-shared, clang with -mexec-model=reactor)", err)
 		}
 		return fail(fmt.Errorf("module %s: %w: %w", moduleName(lc), ErrStart, err))
 	}
-	l.release(ctx, inst)
+	l.release(ctx, home, inst)
 	return l, nil
 }
 
@@ -258,7 +256,7 @@ func (r *Runtime) DispatchEncoded(ctx context.Context, id, eventType string, enc
 	}
 	defer g.exit()
 
-	listeners := g.byType[eventType]
+	listeners := g.listenersOf(eventType)
 	if len(listeners) == 1 {
 		// One listener, the common case, needs no goroutine.
 		if err := listeners[0].dispatch(ctx, id, encoded); err != nil {

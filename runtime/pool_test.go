@@ -1,0 +1,92 @@
+package runtime
+
+import (
+	"context"
+	goruntime "runtime"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/tokenwire/tokenwire/abi"
+	"github.com/tokenwire/tokenwire/runtime/config"
+	"github.com/tokenwire/tokenwire/runtime/intake"
+)
+
+func TestPoolSlots(t *testing.T) {
+	procs := goruntime.GOMAXPROCS(0)
+	for _, size := range []int{1, procs, procs + 3} {
+		var p pool
+		p.init(size)
+		if want := min(size, procs); len(p.slots) != want {
+			t.Errorf("pool of %d: %d slots, want %d", size, len(p.slots), want)
+		}
+		if len(p.tokens) != size || cap(p.idle) != size {
+			t.Errorf("pool of %d: %d tokens and idle capacity %d, want %d of each", size, len(p.tokens), cap(p.idle), size)
+		}
+		h := p.home()
+		if h.index < 0 || h.index >= len(p.slots) {
+			t.Errorf("pool of %d: home slot %d out of range", size, h.index)
+		}
+		p.putHome(h)
+	}
+}
+
+// TestPoolWakesWaiter dispatches from more goroutines than the pool has
+// instances. An acquire that waits for a token must be woken when an
+// instance is released into a slot rather than to idle.
+func TestPoolWakesWaiter(t *testing.T) {
+	for _, size := range []int{1, 2} {
+		lc := minimalListener(size)
+		env := newEnv(t, lc)
+		encoded := intake.Encode(testEvent("evt-pool"))
+		const workers, perWorker = 8, 400
+
+		var wg sync.WaitGroup
+		for range workers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for range perWorker {
+					if err := env.rt.DispatchEncoded(context.Background(), "evt-pool", abi.EventIDTokenIssued, encoded); err != nil {
+						t.Error(err)
+						return
+					}
+				}
+			}()
+		}
+		done := make(chan struct{})
+		go func() { wg.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(time.Minute):
+			t.Fatalf("pool of %d: dispatches still waiting for an instance after a minute", size)
+		}
+
+		l := env.rt.listener(0)
+		if got := l.pool.events(); got != workers*perWorker {
+			t.Errorf("pool of %d: %d events counted, want %d", size, got, workers*perWorker)
+		}
+		if got := l.stats.instances.Load(); got < 1 || got > int64(size) {
+			t.Errorf("pool of %d: %d instances, want 1 to %d", size, got, size)
+		}
+	}
+}
+
+func TestDispatchAllocatesNothing(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector allocates")
+	}
+	// The bench runtime's sink drops payloads without copying them.
+	rt := newBenchRuntime(t, nil, []config.Listener{minimalListener(1)})
+	ev := testEvent("evt-allocs")
+	encoded := intake.Encode(ev)
+	ctx := context.Background()
+	allocs := testing.AllocsPerRun(1000, func() {
+		if err := rt.DispatchEncoded(ctx, ev.ID, ev.Type, encoded); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if allocs != 0 {
+		t.Errorf("DispatchEncoded allocates %.1f times per event, want 0", allocs)
+	}
+}

@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Runs every benchmark behind the performance targets in docs/benchmarks.md
+# in one go, then prints each target with the figure this run measured.
+#
+# Usage: scripts/bench-suite.sh [OUTDIR]
+#
+# OUTDIR (default: a new directory under /tmp) receives the raw go test
+# output of each package, benchstat summaries, machine.txt (CPU, kernel,
+# Go, commit, load averages) and targets.md. COUNT (default 6) and
+# BENCHTIME (default 0.5s) set -count and -benchtime. The run takes about
+# 10 minutes on 2 vCPUs; run it on an otherwise idle machine.
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+out=${1:-$(mktemp -d /tmp/tokenwire-bench.XXXXXX)}
+count=${COUNT:-6}
+benchtime=${BENCHTIME:-0.5s}
+benchstat_version=v0.0.0-20260908200009-22c9c6c9d4da
+mkdir -p "$out"
+cd "$root"
+
+gobin=$(go env GOPATH)/bin
+if ! [ -x "$gobin/benchstat" ]; then
+	go install "golang.org/x/perf/cmd/benchstat@$benchstat_version"
+fi
+
+{
+	echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+	echo "commit: $(git rev-parse HEAD)$(git diff --quiet HEAD || echo ' (with uncommitted changes)')"
+	echo "go: $(go version)"
+	echo "kernel: $(uname -srm)"
+	echo "cpus: $(nproc)"
+	lscpu 2>/dev/null | grep -E '^(Model name|Vendor ID|CPU family|Model|Thread\(s\) per core|Hypervisor vendor|L2 cache|L3 cache):' || true
+	grep MemTotal /proc/meminfo || true
+	echo "count: $count, benchtime: $benchtime"
+} >"$out/machine.txt"
+
+# step NAME DIR ARGS... runs one go test -bench invocation in DIR and
+# records the load average before and after it.
+step() {
+	local name=$1 dir=$2
+	shift 2
+	echo "== $name" >&2
+	echo "load before $name: $(cut -d' ' -f1-3 /proc/loadavg)" >>"$out/machine.txt"
+	(cd "$dir" && go test -run '^$' -benchmem -count "$count" -benchtime "$benchtime" "$@") | tee "$out/$name.txt"
+	echo "load after $name: $(cut -d' ' -f1-3 /proc/loadavg)" >>"$out/machine.txt"
+	"$gobin/benchstat" "$out/$name.txt" >"$out/$name.benchstat.txt"
+}
+
+step runtime . -bench 'Compare|DispatchMinimal/DispatchEncoded|DispatchParallel' ./runtime
+step replay . -bench 'Replay' ./runtime
+step signer . -bench 'Sign/RS256|RawRS256|JWXSign/RS256' ./runtime/signer
+step intake . -bench 'IntakeHTTP' ./internal/server
+step extism bench/extism -bench . .
+
+go run ./bench/targets "$out"/{runtime,replay,signer,intake,extism}.txt | tee "$out/targets.md" || status=$?
+echo "results in $out" >&2
+exit "${status:-0}"
