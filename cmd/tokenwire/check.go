@@ -20,11 +20,12 @@ func cmdCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	configPath := fs.String("config", "tokenwire.yaml", "config `file` (YAML) to check")
 	daemon := addDaemonFlags(fs, "against")
 	logLevel := fs.String("log-level", "warn", "log `level`: debug, info, warn or error")
-	if err := fs.Parse(args); err != nil {
+	positional, err := parseArgs(fs, args)
+	if err != nil {
 		return parseStatus(err)
 	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "tokenwire check: unexpected argument %q\n", fs.Arg(0))
+	if len(positional) > 0 {
+		fmt.Fprintf(stderr, "tokenwire check: unexpected argument %q\n", positional[0])
 		return exitUsage
 	}
 	logger, err := newLogger(stderr, *logLevel)

@@ -92,14 +92,15 @@ func parseDLQ(args []string, stderr io.Writer) (*dlqRequest, int) {
 	fs.StringVar(&req.configPath, "config", "", "config `file` whose outbox.path holds the dead letters")
 	fs.StringVar(&req.sink, "sink", "", "only the dead letters of this `sink`")
 	all := fs.Bool("all", false, "with drop and replay: every dead letter of --sink")
-	if err := fs.Parse(args[1:]); err != nil {
+	positional, err := parseArgs(fs, args[1:])
+	if err != nil {
 		return nil, parseStatus(err)
 	}
 	if req.configPath == "" {
 		fmt.Fprintln(stderr, "tokenwire dlq: --config is required")
 		return nil, exitUsage
 	}
-	for _, a := range fs.Args() {
+	for _, a := range positional {
 		n, err := strconv.ParseUint(a, 10, 64)
 		if err != nil {
 			fmt.Fprintf(stderr, "tokenwire dlq: %q is not a sequence number: give the seq values \"dlq list\" prints\n", a)

@@ -80,7 +80,8 @@ func TestDLQ(t *testing.T) {
 		}
 	}
 
-	if code, _, stderr := runCLI(t, nil, "dlq", "replay", "--config", cfgPath, "--sink", "siem", strconv.FormatUint(dead[1].Seq, 10)); code != exitOK || !strings.Contains(stderr, "1 dead letter") {
+	// The sequence numbers may come before the flags.
+	if code, _, stderr := runCLI(t, nil, "dlq", "replay", strconv.FormatUint(dead[1].Seq, 10), "--config", cfgPath, "--sink", "siem"); code != exitOK || !strings.Contains(stderr, "1 dead letter") {
 		t.Fatalf("dlq replay: exit %d: %s", code, stderr)
 	}
 	if code, _, stderr := runCLI(t, nil, "dlq", "drop", "--config", cfgPath, "--sink", "siem", "--all"); code != exitOK || !strings.Contains(stderr, "2 dead letter") {
