@@ -59,7 +59,7 @@ type Options struct {
 type Stats struct {
 	Runs     int64 // events run through the listener
 	Rejected int64 // inputs intake rejected, so not run
-	Failed   int64 // events the guest failed in an orderly way
+	Failed   int64 // events whose call failed, with or without a finding
 	Findings int
 	Corpus   int // seeds plus kept inputs
 	Covered  int // guest functions reached, with coverage on
