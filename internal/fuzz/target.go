@@ -32,7 +32,7 @@ import (
 
 // Spec names the listener to fuzz and how to run it.
 type Spec struct {
-	// Config holds the listener (and the sinks and issuer it refers to).
+	// Config contains the listener (and the sinks and issuer it refers to).
 	// It must be normalized; its listener gets pool size 1 under the fuzzer,
 	// and every other setting (deadline, memory limit, budgets, grants,
 	// config) as written.
