@@ -2,9 +2,11 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"strings"
 
 	twruntime "github.com/tokenwire/tokenwire/runtime"
@@ -34,6 +36,10 @@ func cmdCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return exitUsage
 	}
 	cfg, err := loadConfig(*configPath)
+	if err != nil && errors.Is(err, os.ErrNotExist) && !flagSet(fs, "config") {
+		fmt.Fprintf(stderr, "tokenwire check: no %s in the current directory: pass --config FILE\n", *configPath)
+		return exitUsage
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "tokenwire check: %v\n", err)
 		return exitUsage

@@ -60,6 +60,10 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	case "fuzz":
 		return cmdFuzz(ctx, rest, stdout, stderr)
 	case "version", "--version":
+		if len(rest) == 1 && (rest[0] == "-h" || rest[0] == "--help") {
+			fmt.Fprintln(stdout, "Usage: tokenwire version\n\nPrints the version the binary was built from and the ABI version it serves.")
+			return exitOK
+		}
 		if len(rest) > 0 {
 			fmt.Fprintf(stderr, "tokenwire version: unexpected argument %q\n", rest[0])
 			return exitUsage
@@ -147,6 +151,13 @@ func parseArgs(fs *flag.FlagSet, args []string) ([]string, error) {
 		return nil, err
 	}
 	return positional, nil
+}
+
+// flagSet reports whether the command line set the flag name.
+func flagSet(fs *flag.FlagSet, name string) bool {
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
 }
 
 // isBoolFlag reports whether f is set by its name alone, as --json is.

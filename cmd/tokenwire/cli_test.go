@@ -96,3 +96,24 @@ func TestCommandsRejectStrayArguments(t *testing.T) {
 		})
 	}
 }
+
+func TestCheckWithoutConfigFile(t *testing.T) {
+	t.Chdir(t.TempDir())
+	code, _, stderr := runCLI(t, nil, "check")
+	if code != exitUsage {
+		t.Errorf("exit %d, want %d", code, exitUsage)
+	}
+	if !strings.Contains(stderr, "pass --config FILE") {
+		t.Errorf("stderr %q does not say to pass --config", stderr)
+	}
+}
+
+func TestStatusAddrWithoutScheme(t *testing.T) {
+	code, _, stderr := runCLI(t, nil, "status", "--addr", "127.0.0.1:9")
+	if code != exitUsage {
+		t.Errorf("exit %d, want %d", code, exitUsage)
+	}
+	if !strings.Contains(stderr, "http://127.0.0.1:9") {
+		t.Errorf("stderr %q does not suggest the address with a scheme", stderr)
+	}
+}

@@ -193,3 +193,43 @@ func TestRunServesSETPoll(t *testing.T) {
 		t.Errorf("ssf-configuration = %v, want jwks_uri %s/.well-known/jwks.json", meta, base)
 	}
 }
+
+func TestDLQMissingOutbox(t *testing.T) {
+	dir := t.TempDir()
+	cfgPath := filepath.Join(dir, "tokenwire.yaml")
+	cfg := "outbox: {path: outbox.db}\nsinks:\n  - {name: siem, type: http, http: {url: \"http://127.0.0.1:9/\"}}\n"
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, stderr := runCLI(t, nil, "dlq", "list", "--config", cfgPath)
+	if code != exitUsage || !strings.Contains(stderr, "does not exist") {
+		t.Errorf("dlq list without an outbox: exit %d, %q; want a usage error saying it does not exist", code, stderr)
+	}
+	if stdout != "" {
+		t.Errorf("stdout = %q, want nothing", stdout)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "outbox.db")); !os.IsNotExist(err) {
+		t.Errorf("dlq list created the outbox file: %v", err)
+	}
+
+	store, err := outbox.Open(filepath.Join(dir, "outbox.db"), outbox.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := store.Queue("siem", outbox.Limits{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := store.Close(); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, stderr = runCLI(t, nil, "dlq", "list", "--config", cfgPath)
+	if code != exitOK {
+		t.Fatalf("dlq list of an empty outbox: exit %d: %s", code, stderr)
+	}
+	if stdout != "" {
+		t.Errorf("stdout = %q, want nothing", stdout)
+	}
+	if !strings.Contains(stderr, "no dead letters") {
+		t.Errorf("stderr = %q, want a note that there are no dead letters", stderr)
+	}
+}

@@ -26,7 +26,7 @@ func cmdFuzz(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	configPath := fs.String("config", "", "config `file` (YAML) whose listener for MODULE sets the limits, grants and listener config; without it the module runs as replay --module runs it")
 	listenerName := fs.String("listener", "", "the config's listener to fuzz, by `name`, when several use MODULE")
 	moduleConfig := fs.String("module-config", "{}", "listener config as a JSON `object`, without --config")
-	duration := fs.Duration("duration", 0, "fuzz for this `long` (default 10s unless --runs is set)")
+	duration := fs.Duration("duration", 0, "fuzz for this `duration`, such as 30s or 5m (default 10s unless --runs is set)")
 	runs := fs.Int64("runs", 0, "stop after `N` events")
 	corpus := fs.String("corpus", "fuzz-corpus", "`directory` of seed events (*.json, *.ndjson), where inputs that --coverage keeps are written; findings go to its crashers/ subdirectory")
 	seed := fs.Uint64("seed", 0, "random `seed`; 0 picks one and prints it, so a run can be repeated")

@@ -45,7 +45,7 @@ func (f daemonFlags) client(cfg *config.Config) (daemonClient, error) {
 	}
 	c.base = strings.TrimSuffix(c.base, "/")
 	if !strings.Contains(c.base, "://") {
-		return c, fmt.Errorf("%s %q has no scheme: use a URL such as http://127.0.0.1:8080", c.flag, c.base)
+		return c, fmt.Errorf("%s %q has no scheme: use a URL such as http://%s", c.flag, c.base, c.base)
 	}
 	tokenFile := *f.tokenFile
 	if tokenFile == "" && cfg != nil {
