@@ -279,8 +279,9 @@ func TestAuthToken(t *testing.T) {
 	}
 }
 
-// TestBodiesEndInNewline checks that every response body ends in a line
-// break, so that curl output and shell pipelines keep their lines apart.
+// TestBodiesEndInNewline checks that the bodies of the endpoints the server
+// serves itself end in a line break, so that curl output and shell
+// pipelines keep their lines apart.
 func TestBodiesEndInNewline(t *testing.T) {
 	out := &blockingSink{release: make(chan struct{})}
 	close(out.release)
