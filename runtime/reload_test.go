@@ -5,10 +5,13 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -486,4 +489,45 @@ func TestPlanReloadMatchesReload(t *testing.T) {
 		t.Fatal(err)
 	}
 	mustContain(t, "plan", strings.Join(plan, "\n"), `listener "fresh" removed`)
+}
+
+// TestListenerStatusJSON pins the keys of a listener in GET /v1/status and
+// checks that a status read back from JSON gives the settings the running
+// listener has, as "tokenwire check --against" compares them.
+func TestListenerStatusJSON(t *testing.T) {
+	lc := listenerFor("echo", "echo")
+	lc.ConfigJSON = []byte(`{"claims":["sub"]}`)
+	env := newEnv(t, lc)
+	running := env.rt.Listeners()
+	if len(running) != 1 {
+		t.Fatalf("listeners = %d, want 1", len(running))
+	}
+	running[0].LastError = "set so that the key shows"
+	data, err := json.Marshal(running[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(data, &fields); err != nil {
+		t.Fatal(err)
+	}
+	keys := slices.Sorted(maps.Keys(fields))
+	want := []string{"budgets", "config_sha256", "deadline_ns", "events", "failures", "handled", "instances",
+		"last_error", "memory_limit", "module", "module_info", "name", "pool_size", "sign", "sinks",
+		"skipped", "start_deadline_ns", "timeouts"}
+	if !slices.Equal(keys, want) {
+		t.Errorf("status keys = %q, want %q", keys, want)
+	}
+
+	var back ListenerStatus
+	if err := json.Unmarshal(data, &back); err != nil {
+		t.Fatal(err)
+	}
+	if diff := back.Settings().Diff(running[0].Settings()); len(diff) > 0 {
+		t.Errorf("settings read back from JSON differ in %v", diff)
+	}
+	if back.Settings().ModuleSHA256 == "" || back.Settings().ConfigSHA256 == "" {
+		t.Errorf("settings read back from JSON lack a digest: %+v", back.Settings())
+	}
 }

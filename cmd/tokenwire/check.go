@@ -2,9 +2,11 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"strings"
 
 	twruntime "github.com/tokenwire/tokenwire/runtime"
@@ -20,11 +22,12 @@ func cmdCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	configPath := fs.String("config", "tokenwire.yaml", "config `file` (YAML) to check")
 	daemon := addDaemonFlags(fs, "against")
 	logLevel := fs.String("log-level", "warn", "log `level`: debug, info, warn or error")
-	if err := fs.Parse(args); err != nil {
+	positional, err := parseArgs(fs, args)
+	if err != nil {
 		return parseStatus(err)
 	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "tokenwire check: unexpected argument %q\n", fs.Arg(0))
+	if len(positional) > 0 {
+		fmt.Fprintf(stderr, "tokenwire check: unexpected argument %q\n", positional[0])
 		return exitUsage
 	}
 	logger, err := newLogger(stderr, *logLevel)
@@ -33,6 +36,10 @@ func cmdCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return exitUsage
 	}
 	cfg, err := loadConfig(*configPath)
+	if err != nil && errors.Is(err, os.ErrNotExist) && !flagSet(fs, "config") {
+		fmt.Fprintf(stderr, "tokenwire check: no %s in the current directory: pass --config FILE\n", *configPath)
+		return exitUsage
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "tokenwire check: %v\n", err)
 		return exitUsage

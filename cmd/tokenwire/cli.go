@@ -35,6 +35,7 @@ Usage:
                     [--corpus DIR] [--seed N] [--jobs N]  fuzz a listener
   tokenwire version                                   print the version
 
+Flags may come before or after a command's arguments; "--" ends the flags.
 Run "tokenwire COMMAND --help" for the flags of a command.
 `
 
@@ -59,6 +60,10 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	case "fuzz":
 		return cmdFuzz(ctx, rest, stdout, stderr)
 	case "version", "--version":
+		if len(rest) == 1 && (rest[0] == "-h" || rest[0] == "--help") {
+			fmt.Fprintln(stdout, "Usage: tokenwire version\n\nPrints the version the binary was built from and the ABI version it serves.")
+			return exitOK
+		}
 		if len(rest) > 0 {
 			fmt.Fprintf(stderr, "tokenwire version: unexpected argument %q\n", rest[0])
 			return exitUsage
@@ -112,6 +117,53 @@ func parseStatus(err error) int {
 		return exitOK
 	}
 	return exitUsage
+}
+
+// parseArgs parses args with fs and returns the positional arguments.
+// Unlike fs.Parse, it accepts flags after positional arguments too, so
+// "replay events.ndjson --module x.wasm" works. Everything after "--" is
+// positional, and so is a lone "-", which names stdin.
+func parseArgs(fs *flag.FlagSet, args []string) ([]string, error) {
+	var flags, positional []string
+	for i := 0; i < len(args); i++ {
+		arg := args[i]
+		if arg == "--" {
+			positional = append(positional, args[i+1:]...)
+			break
+		}
+		if len(arg) < 2 || arg[0] != '-' {
+			positional = append(positional, arg)
+			continue
+		}
+		flags = append(flags, arg)
+		name := strings.TrimPrefix(strings.TrimPrefix(arg, "-"), "-")
+		if strings.Contains(name, "=") {
+			continue
+		}
+		// A flag that takes a value takes the next argument as it, as
+		// fs.Parse would, even when that argument starts with "-".
+		if f := fs.Lookup(name); f != nil && !isBoolFlag(f) && i+1 < len(args) {
+			i++
+			flags = append(flags, args[i])
+		}
+	}
+	if err := fs.Parse(flags); err != nil {
+		return nil, err
+	}
+	return positional, nil
+}
+
+// flagSet reports whether the command line set the flag name.
+func flagSet(fs *flag.FlagSet, name string) bool {
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
+}
+
+// isBoolFlag reports whether f is set by its name alone, as --json is.
+func isBoolFlag(f *flag.Flag) bool {
+	b, ok := f.Value.(interface{ IsBoolFlag() bool })
+	return ok && b.IsBoolFlag()
 }
 
 // newFlagSet returns a flag set that writes its usage to stderr and does not

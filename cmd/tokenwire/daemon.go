@@ -32,11 +32,12 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	configPath := fs.String("config", "", "config `file` (YAML); without it, run the embedded default: the audit listener, an ephemeral key, the stdout sink")
 	listen := fs.String("listen", "", "HTTP listen `address`, overriding intake.listen (default "+config.DefaultListen+")")
 	logLevel := fs.String("log-level", "info", "log `level`: debug, info, warn or error")
-	if err := fs.Parse(args); err != nil {
+	positional, err := parseArgs(fs, args)
+	if err != nil {
 		return parseStatus(err)
 	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "tokenwire run: unexpected argument %q\n", fs.Arg(0))
+	if len(positional) > 0 {
+		fmt.Fprintf(stderr, "tokenwire run: unexpected argument %q\n", positional[0])
 		return exitUsage
 	}
 	logger, err := newLogger(stderr, *logLevel)

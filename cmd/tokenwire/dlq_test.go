@@ -80,7 +80,8 @@ func TestDLQ(t *testing.T) {
 		}
 	}
 
-	if code, _, stderr := runCLI(t, nil, "dlq", "replay", "--config", cfgPath, "--sink", "siem", strconv.FormatUint(dead[1].Seq, 10)); code != exitOK || !strings.Contains(stderr, "1 dead letter") {
+	// The sequence numbers may come before the flags.
+	if code, _, stderr := runCLI(t, nil, "dlq", "replay", strconv.FormatUint(dead[1].Seq, 10), "--config", cfgPath, "--sink", "siem"); code != exitOK || !strings.Contains(stderr, "1 dead letter") {
 		t.Fatalf("dlq replay: exit %d: %s", code, stderr)
 	}
 	if code, _, stderr := runCLI(t, nil, "dlq", "drop", "--config", cfgPath, "--sink", "siem", "--all"); code != exitOK || !strings.Contains(stderr, "2 dead letter") {
@@ -190,5 +191,45 @@ func TestRunServesSETPoll(t *testing.T) {
 	}
 	if meta["jwks_uri"] != base+"/.well-known/jwks.json" {
 		t.Errorf("ssf-configuration = %v, want jwks_uri %s/.well-known/jwks.json", meta, base)
+	}
+}
+
+func TestDLQMissingOutbox(t *testing.T) {
+	dir := t.TempDir()
+	cfgPath := filepath.Join(dir, "tokenwire.yaml")
+	cfg := "outbox: {path: outbox.db}\nsinks:\n  - {name: siem, type: http, http: {url: \"http://127.0.0.1:9/\"}}\n"
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, stderr := runCLI(t, nil, "dlq", "list", "--config", cfgPath)
+	if code != exitUsage || !strings.Contains(stderr, "does not exist") {
+		t.Errorf("dlq list without an outbox: exit %d, %q; want a usage error saying it does not exist", code, stderr)
+	}
+	if stdout != "" {
+		t.Errorf("stdout = %q, want nothing", stdout)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "outbox.db")); !os.IsNotExist(err) {
+		t.Errorf("dlq list created the outbox file: %v", err)
+	}
+
+	store, err := outbox.Open(filepath.Join(dir, "outbox.db"), outbox.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := store.Queue("siem", outbox.Limits{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := store.Close(); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, stderr = runCLI(t, nil, "dlq", "list", "--config", cfgPath)
+	if code != exitOK {
+		t.Fatalf("dlq list of an empty outbox: exit %d: %s", code, stderr)
+	}
+	if stdout != "" {
+		t.Errorf("stdout = %q, want nothing", stdout)
+	}
+	if !strings.Contains(stderr, "no dead letters") {
+		t.Errorf("stderr = %q, want a note that there are no dead letters", stderr)
 	}
 }

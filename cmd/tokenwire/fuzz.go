@@ -26,7 +26,7 @@ func cmdFuzz(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	configPath := fs.String("config", "", "config `file` (YAML) whose listener for MODULE sets the limits, grants and listener config; without it the module runs as replay --module runs it")
 	listenerName := fs.String("listener", "", "the config's listener to fuzz, by `name`, when several use MODULE")
 	moduleConfig := fs.String("module-config", "{}", "listener config as a JSON `object`, without --config")
-	duration := fs.Duration("duration", 0, "fuzz for this `long` (default 10s unless --runs is set)")
+	duration := fs.Duration("duration", 0, "fuzz for this `duration`, such as 30s or 5m (default 10s unless --runs is set)")
 	runs := fs.Int64("runs", 0, "stop after `N` events")
 	corpus := fs.String("corpus", "fuzz-corpus", "`directory` of seed events (*.json, *.ndjson), where inputs that --coverage keeps are written; findings go to its crashers/ subdirectory")
 	seed := fs.Uint64("seed", 0, "random `seed`; 0 picks one and prints it, so a run can be repeated")
@@ -37,37 +37,29 @@ func cmdFuzz(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	stopAfter := fs.Int("stop-after", 0, "stop after this many `findings`; 0 runs the whole budget")
 	logLevel := fs.String("log-level", "none", "log `level` of the runtime and the guest on stderr: none, debug, info, warn or error")
 
-	// The module may come before the flags.
-	var module string
-	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
-		module, args = args[0], args[1:]
-	}
-	if err := fs.Parse(args); err != nil {
+	positional, err := parseArgs(fs, args)
+	if err != nil {
 		return parseStatus(err)
-	}
-	if module == "" && fs.NArg() > 0 {
-		module = fs.Arg(0)
-		fs.Parse(fs.Args()[1:]) //nolint:errcheck // the flags parsed once already
 	}
 	fail := func(format string, a ...any) int {
 		fmt.Fprintf(stderr, "tokenwire fuzz: "+format+"\n", a...)
 		return exitUsage
 	}
 	switch {
-	case module == "":
+	case len(positional) == 0:
 		return fail("give the module to fuzz: tokenwire fuzz %s", fuzzSynopsis)
-	case fs.NArg() > 0:
-		return fail("unexpected argument %q", fs.Arg(0))
+	case len(positional) > 1:
+		return fail("unexpected argument %q: give one module", positional[1])
 	case *duration < 0 || *runs < 0 || *jobs < 1 || *leakRuns < 0 || *stopAfter < 0:
 		return fail("--duration, --runs, --leak-runs and --stop-after must not be negative and --jobs must be at least 1")
 	}
 	if *duration == 0 && *runs == 0 {
 		*duration = 10 * time.Second
 	}
+	module := positional[0]
 	// Failures are what fuzzing provokes, so logs are off unless asked for.
 	logger := slog.New(slog.DiscardHandler)
 	if *logLevel != "none" {
-		var err error
 		if logger, err = newLogger(stderr, *logLevel); err != nil {
 			return fail("%v", err)
 		}

@@ -22,6 +22,15 @@ func TestFuzzFindsAndWritesInput(t *testing.T) {
 	if len(files) != 1 {
 		t.Fatalf("crashers: %v, want one sign-rejected input", files)
 	}
+	for _, path := range []string{files[0], strings.TrimSuffix(files[0], ".json") + ".txt"} {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.HasSuffix(string(data), "\n") {
+			t.Errorf("%s does not end in a newline: %q", path, data)
+		}
+	}
 
 	// The written input replays the failure.
 	code, _, stderr = runCLI(t, nil, "replay", "--module", plantedModule, "--module-config", `{"bug":"sign-exp"}`, files[0])

@@ -615,10 +615,25 @@ func TestReplayNoBackoff(t *testing.T) {
 }
 
 func TestHelpExitsZero(t *testing.T) {
-	for _, cmd := range []string{"run", "replay", "check"} {
-		if code, _, _ := runCLI(t, nil, cmd, "--help"); code != exitOK {
-			t.Errorf("%s --help: exit %d, want 0", cmd, code)
-		}
+	cases := [][]string{
+		{"run"}, {"replay"}, {"check"}, {"status"}, {"fuzz"}, {"version"},
+		{"dlq"}, {"dlq", "list"}, {"dlq", "replay"}, {"dlq", "drop"},
+	}
+	for _, args := range cases {
+		name := strings.Join(args, " ")
+		t.Run(name, func(t *testing.T) {
+			code, stdout, stderr := runCLI(t, nil, append(args, "--help")...)
+			if code != exitOK {
+				t.Errorf("%s --help: exit %d, want 0: %s", name, code, stderr)
+			}
+			usage := stdout + stderr
+			if !strings.Contains(usage, "Usage: tokenwire "+name) {
+				t.Errorf("%s --help lacks its usage line:\n%s", name, usage)
+			}
+			if len(args) == 2 && strings.Contains(usage, name+" list|") {
+				t.Errorf("%s --help repeats the action:\n%s", name, usage)
+			}
+		})
 	}
 }
 

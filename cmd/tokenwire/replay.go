@@ -27,12 +27,17 @@ func cmdReplay(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 	issuer := fs.String("issuer", "", "issuer `URL` of signed SETs, overriding issuer")
 	moduleConfig := fs.String("module-config", "{}", "config passed to every --module listener, as a JSON `object`")
 	logLevel := fs.String("log-level", "warn", "log `level`: debug, info, warn or error")
-	if err := fs.Parse(args); err != nil {
+	positional, err := parseArgs(fs, args)
+	if err != nil {
 		return parseStatus(err)
 	}
-	if fs.NArg() > 1 {
-		fmt.Fprintf(stderr, "tokenwire replay: expected at most one events file, got %d arguments\n", fs.NArg())
+	if len(positional) > 1 {
+		fmt.Fprintf(stderr, "tokenwire replay: expected at most one events file, got %d arguments: %s\n", len(positional), strings.Join(positional, " "))
 		return exitUsage
+	}
+	eventsPath := ""
+	if len(positional) == 1 {
+		eventsPath = positional[0]
 	}
 	logger, err := newLogger(stderr, *logLevel)
 	if err != nil {
@@ -86,7 +91,7 @@ func cmdReplay(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 		return exitUsage
 	}
 
-	in, name, closeInput, err := openEvents(fs.Arg(0), stdin)
+	in, name, closeInput, err := openEvents(eventsPath, stdin)
 	if err != nil {
 		fmt.Fprintf(stderr, "tokenwire replay: %v\n", err)
 		return exitUsage

@@ -45,7 +45,7 @@ func (f daemonFlags) client(cfg *config.Config) (daemonClient, error) {
 	}
 	c.base = strings.TrimSuffix(c.base, "/")
 	if !strings.Contains(c.base, "://") {
-		return c, fmt.Errorf("%s %q has no scheme: use a URL such as http://127.0.0.1:8080", c.flag, c.base)
+		return c, fmt.Errorf("%s %q has no scheme: use a URL such as http://%s", c.flag, c.base, c.base)
 	}
 	tokenFile := *f.tokenFile
 	if tokenFile == "" && cfg != nil {
@@ -120,11 +120,12 @@ func cmdStatus(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	configPath := fs.String("config", "", "config `file` (YAML) the daemon runs, for its address and admin token")
 	daemon := addDaemonFlags(fs, "addr")
 	asJSON := fs.Bool("json", false, "print the status document as JSON")
-	if err := fs.Parse(args); err != nil {
+	positional, err := parseArgs(fs, args)
+	if err != nil {
 		return parseStatus(err)
 	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "tokenwire status: unexpected argument %q\n", fs.Arg(0))
+	if len(positional) > 0 {
+		fmt.Fprintf(stderr, "tokenwire status: unexpected argument %q\n", positional[0])
 		return exitUsage
 	}
 	var cfg *config.Config

@@ -26,8 +26,8 @@
  *
  * Strings (tw_str) point into buffers the SDK reuses, so they are valid only
  * until the handler returns. Every tw_str the SDK hands out is followed by a
- * NUL byte, so ptr can also be used as a C string when the value holds no
- * NUL of its own.
+ * NUL byte, so ptr can also be used as a C string when the value contains
+ * no NUL of its own.
  */
 #ifndef TOKENWIRE_H
 #define TOKENWIRE_H
@@ -72,14 +72,14 @@ typedef struct {
 /* tw_cstr makes a tw_str from a NUL-terminated string. */
 tw_str tw_cstr(const char *s);
 
-/* tw_str_eq reports whether a and b hold the same bytes. */
+/* tw_str_eq reports whether a and b contain the same bytes. */
 int tw_str_eq(tw_str a, tw_str b);
 
 /*
  * tw_event is one token-issue event. id, type, issuer, client_id and
- * subject are decoded UTF-8 strings; claims and context are raw JSON
- * objects, byte for byte as the host sent them (context.len is 0 when the
- * event has none, subject.len is 0 when the token has no subject).
+ * subject are decoded UTF-8 strings. claims and context are raw JSON
+ * objects, byte for byte as the host sent them. context.len is 0 when the
+ * event has none, and subject.len is 0 when the token has no subject.
  */
 typedef struct {
 	tw_str id;
@@ -110,7 +110,7 @@ int tw_claim(const tw_event *e, tw_str name, tw_str *value);
 tw_str tw_config(void);
 
 /*
- * tw_sign asks the host to sign a Security Event Token with the claims
+ * tw_sign has the host sign a Security Event Token with the claims
  * JSON object and stores the compact JWS in *token (valid until the next
  * tw_sign or the end of the call). It returns 0 or a negative status.
  */

@@ -53,7 +53,7 @@ func (c *Checker) Close(ctx context.Context) { c.t.close(ctx) }
 
 // EventFromBytes turns arbitrary bytes into an event: the bytes drive the
 // generator's choices, so a fuzzing engine that mutates them explores
-// events, not byte strings. Bytes that hold one JSON object are taken as
+// events, not byte strings. Bytes that contain one JSON object are taken as
 // an event as they are, so real events can seed the engine.
 func EventFromBytes(data []byte, maxBytes int) []byte {
 	if len(data) > 0 && data[0] == '{' && json.Valid(data) {

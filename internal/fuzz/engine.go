@@ -44,8 +44,8 @@ type Options struct {
 	// Determinism runs seeds and kept inputs again in a fresh instance
 	// and reports different output.
 	Determinism bool
-	// LeakRuns is how many times the leak check repeats one event in one
-	// instance; 0 means 512, negative turns the check off.
+	// LeakRuns is the number of times the leak check repeats one event in
+	// one instance. 0 means 512, and a negative value turns the check off.
 	LeakRuns int
 	// NoMinimize keeps findings' inputs as found.
 	NoMinimize bool
@@ -59,7 +59,7 @@ type Options struct {
 type Stats struct {
 	Runs     int64 // events run through the listener
 	Rejected int64 // inputs intake rejected, so not run
-	Failed   int64 // events the guest failed in an orderly way
+	Failed   int64 // events whose call failed, with or without a finding
 	Findings int
 	Corpus   int // seeds plus kept inputs
 	Covered  int // guest functions reached, with coverage on
@@ -277,7 +277,8 @@ func (e *engine) job(ctx context.Context, j int) error {
 	return nil
 }
 
-// try runs one input and deals with what it did.
+// try runs one input and records its counts, coverage, corpus entry and
+// findings.
 func (e *engine) try(ctx context.Context, w *worker, input *value, seed bool) {
 	t := w.t
 	raw := input.encode(nil)

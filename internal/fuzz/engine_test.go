@@ -150,16 +150,21 @@ func TestInitFailure(t *testing.T) {
 // TestHostileGuests runs WAT guests that trap, loop, exit and misuse host
 // calls on every event.
 func TestHostileGuests(t *testing.T) {
-	cases := []struct{ guest, kind string }{
-		{"trap", KindTrap},
-		{"loop", KindTimeout},
-		{"exit", KindExit},
-		{"oob", KindInvalidMemory},
-		{"init_fails", KindInit},
-		{"signabuse", KindSignRejected},
-		{"logflood", KindBudget},
-		{"memgrow", KindMemoryCap},
-		{"memgrow", KindTrap},
+	cases := []struct {
+		guest, kind string
+		// failsAll is set for a guest whose every event fails, so the
+		// run's Failed count must equal its Runs count.
+		failsAll bool
+	}{
+		{"trap", KindTrap, true},
+		{"loop", KindTimeout, true},
+		{"exit", KindExit, true},
+		{"oob", KindInvalidMemory, false},
+		{"init_fails", KindInit, false},
+		{"signabuse", KindSignRejected, false},
+		{"logflood", KindBudget, false},
+		{"memgrow", KindMemoryCap, false},
+		{"memgrow", KindTrap, false},
 	}
 	for _, c := range cases {
 		t.Run(c.guest, func(t *testing.T) {
@@ -173,6 +178,9 @@ func TestHostileGuests(t *testing.T) {
 			rep, err := Run(context.Background(), Options{Spec: Spec{Config: cfg}, Runs: 4, Seed: 1, Seeds: BuiltinSeeds()[:2], LeakRuns: -1})
 			if err != nil {
 				t.Fatal(err)
+			}
+			if c.failsAll && (rep.Runs == 0 || rep.Failed != rep.Runs) {
+				t.Errorf("stats: %d runs, %d failed; want every run counted as failed", rep.Runs, rep.Failed)
 			}
 			for _, f := range rep.Findings {
 				if f.Kind == c.kind {

@@ -41,7 +41,7 @@ type Finding struct {
 	// Elapsed leaves out compiling the module.
 	Runs    int64
 	Elapsed time.Duration
-	// Count is how many inputs showed it.
+	// Count is the number of inputs that showed it.
 	Count int64
 	// File is the path the input was written to, or empty.
 	File string

@@ -11,11 +11,12 @@ import (
 )
 
 // The fuzzer watches a listener through wazero's function listeners, which
-// are attached when a module is compiled: the host functions (their
-// arguments and statuses), the ABI exports (memory size after each call)
-// and, with coverage on, every function the guest defines. Compiled modules
-// are cached and shared, listeners included, so the listeners keep no state
-// of their own: each call finds its recorder in the call's context.
+// are attached when a module is compiled. They watch the host functions
+// (arguments and statuses) and the ABI exports (memory size after each
+// call). With coverage on, they also watch every function the guest
+// defines. Compiled modules are cached and shared, listeners included, so
+// the listeners keep no state of their own: each call finds its recorder in
+// the call's context.
 
 // recorder collects what one guest call did.
 type recorder struct {
@@ -25,7 +26,7 @@ type recorder struct {
 	covered []bool
 	fresh   int
 
-	// calls holds the event's emit and sign calls and its first failed
+	// calls contains the event's emit and sign calls and its first failed
 	// call of each kind, at most maxKeptCalls. current is the host call in
 	// progress.
 	calls     []hostCall
@@ -209,7 +210,7 @@ func (hostListener) After(ctx context.Context, _ api.Module, def api.FunctionDef
 // millions of calls, and only outputs and failures matter.
 const maxKeptCalls = 256
 
-// keep keeps an emit or sign call, and the first failed call of each
+// keep stores an emit or sign call, and the first failed call of each
 // function, status and sink, up to maxKeptCalls.
 func (r *recorder) keep(c hostCall) {
 	output := c.name == abi.FuncEmit || c.name == abi.FuncSign

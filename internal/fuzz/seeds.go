@@ -28,8 +28,8 @@ func BuiltinSeeds() [][]byte {
 }
 
 // ReadSeeds reads seed events from a file or from every .json and .ndjson
-// file directly in a directory. A .json file holds one event, which may
-// span lines; any other file holds one event per line. A missing directory
+// file directly in a directory. A .json file contains one event, which may
+// span lines. Any other file contains one event per line. A missing directory
 // gives no seeds.
 func ReadSeeds(path string) ([][]byte, error) {
 	info, err := os.Stat(path)

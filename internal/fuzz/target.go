@@ -32,7 +32,7 @@ import (
 
 // Spec names the listener to fuzz and how to run it.
 type Spec struct {
-	// Config holds the listener (and the sinks and issuer it refers to).
+	// Config contains the listener (and the sinks and issuer it refers to).
 	// It must be normalized; its listener gets pool size 1 under the fuzzer,
 	// and every other setting (deadline, memory limit, budgets, grants,
 	// config) as written.
@@ -219,7 +219,7 @@ type outcome struct {
 	memAfter uint32
 	started  bool // a new instance started for this event
 	output   []byte
-	failed   bool // the guest returned non-zero
+	failed   bool // the call failed: the guest returned non-zero, trapped, timed out or exited
 }
 
 // exec normalizes raw as intake would and dispatches it.
@@ -249,12 +249,13 @@ func (t *target) exec(ctx context.Context, raw []byte) outcome {
 		if !errors.As(err, &ce) {
 			out.findings = append(out.findings, Finding{Kind: KindInternal, Detail: err.Error()})
 		} else if f, ok := callFinding(ce); ok {
-			out.findings = append(out.findings, f)
-		} else if ce.Kind == twruntime.FailReturned {
 			out.failed = true
+			out.findings = append(out.findings, f)
 		} else if ce.Kind == twruntime.FailCanceled {
 			out.rejected = ctx.Err()
 			return out
+		} else {
+			out.failed = true
 		}
 	}
 	out.findings = append(out.findings, t.hostFindings(err == nil)...)

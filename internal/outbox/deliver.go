@@ -51,14 +51,15 @@ func AllFailed(err error, n int) []error {
 	return errs
 }
 
-// Policy is how a Deliverer retries.
+// Policy is the batch size, retry, backoff and circuit-breaker settings of
+// a Deliverer.
 type Policy struct {
-	// Batch is the most records one Deliver call gets. Default 100.
+	// Batch is the maximum number of records in one Deliver call. Default 100.
 	Batch int
 	// Timeout bounds one Deliver call. Default 10s.
 	Timeout time.Duration
-	// MaxAttempts is how many failed attempts send a record to the dead
-	// letters. Default 20.
+	// MaxAttempts is the number of failed attempts after which a record
+	// goes to the dead letters. Default 20.
 	MaxAttempts int
 	// MaxAge sends a record that failed and is older than this to the
 	// dead letters. Zero: no age limit.
@@ -68,8 +69,8 @@ type Policy struct {
 	// 30s; the wait is drawn between half and all of that value.
 	BackoffInitial time.Duration
 	BackoffMax     time.Duration
-	// BreakerFailures is how many failed rounds in a row open the circuit
-	// breaker. Default 5.
+	// BreakerFailures is the number of failed rounds in a row that opens
+	// the circuit breaker. Default 5.
 	BreakerFailures int
 	// BreakerCooldown is how long an open breaker waits before sending
 	// one record to probe the sink. Default 30s.
@@ -247,7 +248,9 @@ func (dl *Deliverer) round(recs []Record) bool {
 				s.Delivered = append(s.Delivered, r.Seq)
 			}
 		}
-		_ = dl.q.Settle(s)
+		if err := dl.q.Settle(s); err != nil {
+			dl.logger.Warn("settle delivered records while stopping failed: they stay queued and may be sent again", "records", len(s.Delivered), "error", err)
+		}
 		return false
 	}
 	if errs != nil && len(errs) != len(recs) {
@@ -294,7 +297,7 @@ func (dl *Deliverer) round(recs []Record) bool {
 		dl.logger.Warn("delivery failed: will retry", "records", len(recs), "retrying", len(s.Retried), "error", lastErr)
 	}
 	if err := dl.q.Settle(s); err != nil {
-		dl.logger.Error("record delivery outcome failed: records stay queued and may be sent again", "error", err)
+		dl.logger.Error("settle delivery round failed: records stay queued and may be sent again", "records", len(recs), "error", err)
 		return false
 	}
 	return ok

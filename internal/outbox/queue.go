@@ -20,9 +20,9 @@ const (
 
 // Limits bound a queue. Zero means no bound.
 type Limits struct {
-	// MaxEntries is the most payloads the queue holds.
+	// MaxEntries is the maximum number of payloads in the queue.
 	MaxEntries int
-	// MaxBytes is the most payload bytes the queue holds.
+	// MaxBytes is the maximum number of payload bytes in the queue.
 	MaxBytes int64
 }
 
@@ -102,7 +102,7 @@ func (q *Queue) Name() string { return q.name }
 // Wake receives a value after payloads are added.
 func (q *Queue) Wake() <-chan struct{} { return q.wake }
 
-// Len returns how many payloads and payload bytes the queue holds.
+// Len returns the number of payloads and of payload bytes in the queue.
 func (q *Queue) Len() (int, int64) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
@@ -110,7 +110,7 @@ func (q *Queue) Len() (int, int64) {
 }
 
 // Full reports whether the queue is at a bound, so the next payload would
-// be refused.
+// be rejected.
 func (q *Queue) Full() bool {
 	q.mu.Lock()
 	defer q.mu.Unlock()
@@ -137,7 +137,7 @@ func (q *Queue) Enqueue(payloads ...[]byte) ([]uint64, error) {
 	if q.overLocked(len(payloads), size) {
 		entries, bytes := q.entries, q.bytes
 		q.mu.Unlock()
-		return nil, fmt.Errorf("%w: %q holds %d payloads, %d bytes (limits %d, %d)", ErrFull, q.name, entries, bytes, q.limits.MaxEntries, q.limits.MaxBytes)
+		return nil, fmt.Errorf("%w: %q contains %d payloads, %d bytes (limits %d, %d)", ErrFull, q.name, entries, bytes, q.limits.MaxEntries, q.limits.MaxBytes)
 	}
 	q.entries += len(payloads)
 	q.bytes += size

@@ -1,11 +1,11 @@
 // Package outbox is the durable queue between emit and the sinks.
 //
-// A Store is one bbolt file holding a queue per sink, a dead-letter queue
-// per sink and the intake journal. Every write goes through one committer
-// goroutine that puts all writes waiting at that moment into one bbolt
-// transaction, so one fsync covers many payloads (group commit) and
-// throughput grows with concurrency instead of collapsing to one payload
-// per disk flush.
+// A Store is one bbolt file that contains a queue per sink, a dead-letter
+// queue per sink and the intake journal. Every write goes through one
+// committer goroutine, which puts all writes waiting at that moment into one
+// bbolt transaction (group commit). One fsync then covers many payloads, so
+// throughput grows with concurrency instead of falling to one payload per
+// disk flush.
 //
 // The guarantee is at-least-once: a payload is in the file before Enqueue
 // returns, and it leaves the queue only after its sink has confirmed it. A
@@ -25,8 +25,8 @@ import (
 
 // Errors callers branch on.
 var (
-	// ErrFull means the queue holds its configured maximum; the payload
-	// was not queued.
+	// ErrFull means the queue is at its configured maximum, so the
+	// payload was not queued.
 	ErrFull = errors.New("outbox queue full")
 	// ErrClosed is returned after Close.
 	ErrClosed = errors.New("outbox closed")
@@ -34,7 +34,7 @@ var (
 	ErrLocked = errors.New("outbox file is in use by another process")
 )
 
-// DefaultMaxBatch is the most writes one transaction holds.
+// DefaultMaxBatch is the maximum number of writes in one transaction.
 const DefaultMaxBatch = 4096
 
 // Options tune a Store.
@@ -136,8 +136,8 @@ func (s *Store) commitLoop() {
 }
 
 // commit runs batch in one transaction. A write whose apply fails is left
-// out: the batch is retried without it, so one failing write never fails
-// the others.
+// out and the batch is retried without it, so that write does not fail the
+// others. An error committing the transaction fails every write of it.
 func (s *Store) commit(batch []*write) {
 	errs := make([]error, len(batch))
 	for {
@@ -206,7 +206,8 @@ type Record struct {
 	Enqueued time.Time
 	// Payload is the data as emitted.
 	Payload []byte
-	// Reason is why a dead letter was dead-lettered; empty in a queue.
+	// Reason is the error that moved the record to the dead letters. It is
+	// empty for a record still in its queue.
 	Reason string
 }
 

@@ -142,7 +142,8 @@ func (s *Server) Drain(ctx context.Context) int {
 func (s *Server) getJWKS(w http.ResponseWriter, _ *http.Request) {
 	w.Header().Set("Content-Type", "application/jwk-set+json")
 	w.Header().Set("Cache-Control", "max-age=300")
-	_, _ = w.Write(s.rt.JWKS())
+	// JWKS returns a new slice on each call, without a line break at the end.
+	_, _ = w.Write(append(s.rt.JWKS(), '\n'))
 }
 
 // problem is an RFC 9457 problem document.

@@ -278,3 +278,43 @@ func TestAuthToken(t *testing.T) {
 		}
 	}
 }
+
+// TestBodiesEndInNewline checks that the bodies of the endpoints the server
+// serves itself end in a line break, so that curl output and shell
+// pipelines keep their lines apart.
+func TestBodiesEndInNewline(t *testing.T) {
+	out := &blockingSink{release: make(chan struct{})}
+	close(out.release)
+	_, ts := newTestServer(t, 10, out)
+	cases := []struct {
+		name, method, path, body string
+	}{
+		{"healthz", http.MethodGet, "/healthz", ""},
+		{"jwks", http.MethodGet, "/.well-known/jwks.json", ""},
+		{"status", http.MethodGet, "/v1/status", ""},
+		{"accepted", http.MethodPost, "/v1/events", event("newline-1")},
+		{"problem", http.MethodPost, "/v1/events", "{"},
+		{"not found", http.MethodGet, "/no-such-path", ""},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			req, err := http.NewRequest(c.method, ts.URL+c.path, strings.NewReader(c.body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.Header.Set("Content-Type", "application/json")
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			data, err := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !strings.HasSuffix(string(data), "\n") {
+				t.Errorf("%s %s: body %q does not end in a newline", c.method, c.path, data)
+			}
+		})
+	}
+}

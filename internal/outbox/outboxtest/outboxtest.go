@@ -51,7 +51,7 @@ func Enqueue(t testing.TB, q *outbox.Queue, payloads ...string) {
 	}
 }
 
-// WaitEmpty waits until q holds nothing, and fails the test after timeout.
+// WaitEmpty waits until q is empty, and fails the test after timeout.
 func WaitEmpty(t testing.TB, q *outbox.Queue, timeout time.Duration) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)

@@ -2,8 +2,8 @@
 // Security Event Token push delivery (RFC 8935).
 //
 // Payloads are sent one request each, oldest first. The first retryable
-// failure stops the batch, so a receiver sees each payload only after every
-// payload queued before it (apart from payloads it rejected for good).
+// failure stops the batch, so a receiver gets each payload only after every
+// payload queued before it, apart from payloads it rejected for good.
 package httpsink
 
 import (
@@ -163,13 +163,13 @@ func (d *Driver) classify(status int, body []byte) error {
 		_ = json.Unmarshal(body, &e)
 		return outbox.Permanent(fmt.Errorf("receiver %s rejected the SET: err %q: %s", d.o.URL, e.Err, e.Description))
 	case status == http.StatusRequestTimeout, status == http.StatusTooManyRequests, status >= 500:
-		return fmt.Errorf("receiver %s answered %d", d.o.URL, status)
+		return fmt.Errorf("receiver %s responded with status %d", d.o.URL, status)
 	case status >= 400:
-		return outbox.Permanent(fmt.Errorf("receiver %s answered %d: %s", d.o.URL, status, bytes.TrimSpace(body)))
+		return outbox.Permanent(fmt.Errorf("receiver %s responded with status %d: %s", d.o.URL, status, bytes.TrimSpace(body)))
 	default:
-		// A SET receiver answering 200 or a redirect did not follow the
-		// protocol; it may be misconfigured, so retry.
-		return fmt.Errorf("receiver %s answered %d, want %s", d.o.URL, status, expected(d.o.SETPush))
+		// A SET receiver that responds with 200 or a redirect does not
+		// follow the protocol. It may be misconfigured, so the sink retries.
+		return fmt.Errorf("receiver %s responded with status %d, expected %s", d.o.URL, status, expected(d.o.SETPush))
 	}
 }
 
