@@ -9,6 +9,9 @@
 #     examples/<listener>/<c|rust|as|wat>/ into <listener>.wasm there. A
 #     language whose toolchain is missing is skipped with a warning.
 #
+#   - every bench/extism/testdata/*.wat into the .wasm beside it, with
+#     wat2wasm, when it is installed.
+#
 # Usage: scripts/build-guests.sh [--check] [--out DIR]
 #
 # With --check nothing in the tree changes: the script builds into a
@@ -247,6 +250,14 @@ if command -v wat2wasm >/dev/null; then
 		[[ -f $src ]] || continue
 		wasm="examples/$l/wat/$l.wasm"
 		mkdir -p "$out_root/examples/$l/wat"
+		wat2wasm "$src" -o "$out_root/$wasm"
+		if $wabt_ok; then built+=("$wasm"); else unpinned+=("$wasm"); fi
+	done
+	# The Extism guests and the listener adapter of the Extism comparison
+	# in bench/extism.
+	for src in bench/extism/testdata/*.wat; do
+		wasm="${src%.wat}.wasm"
+		mkdir -p "$out_root/$(dirname "$wasm")"
 		wat2wasm "$src" -o "$out_root/$wasm"
 		if $wabt_ok; then built+=("$wasm"); else unpinned+=("$wasm"); fi
 	done
