@@ -337,19 +337,21 @@ func (r *Runtime) buildListener(ctx context.Context, lc config.Listener, old *ge
 
 // Settings are the parts of a listener's configuration that a reload
 // compares, with the module identified by its digest.
+//
+// In the status JSON the module digest appears once, as module_info.sha256.
 type Settings struct {
-	ModuleSHA256 string
+	ModuleSHA256 string `json:"-"`
 	// ConfigSHA256 is the digest of the listener's config as JSON, so
 	// the status can be compared without showing the config.
-	ConfigSHA256  string
-	Events        []string
-	Sign          bool
-	Sinks         []string
-	Deadline      time.Duration
-	StartDeadline time.Duration
-	MemoryLimit   int64
-	PoolSize      int
-	Budgets       config.Budgets
+	ConfigSHA256  string         `json:"config_sha256"`
+	Events        []string       `json:"events"`
+	Sign          bool           `json:"sign"`
+	Sinks         []string       `json:"sinks"`
+	Deadline      time.Duration  `json:"deadline_ns"`
+	StartDeadline time.Duration  `json:"start_deadline_ns"`
+	MemoryLimit   int64          `json:"memory_limit"`
+	PoolSize      int            `json:"pool_size"`
+	Budgets       config.Budgets `json:"budgets"`
 }
 
 // SettingsOf returns the settings of lc, whose module has the given
@@ -430,7 +432,7 @@ func PlanReload(running []ListenerStatus, candidate *config.Config) ([]string, e
 		i := slices.IndexFunc(running, func(s ListenerStatus) bool { return s.Name == lc.Name })
 		var fields []string
 		if i >= 0 {
-			fields = running[i].Settings().Diff(SettingsOf(lc, digest))
+			fields = running[i].ReloadSettings().Diff(SettingsOf(lc, digest))
 		}
 		change, _ := describeChange(lc.Name, i >= 0, fields)
 		if change == "" {

@@ -150,19 +150,10 @@ type Status struct {
 // ListenerStatus describes one listener and its counters. Counters of a
 // listener kept across reloads include the events of earlier generations.
 type ListenerStatus struct {
-	Name         string     `json:"name"`
-	Module       string     `json:"module"`
-	ModuleInfo   ModuleInfo `json:"module_info"`
-	Events       []string   `json:"events"`
-	ConfigSHA256 string     `json:"config_sha256"` // of the listener's config as JSON
-
-	Sign          bool           `json:"sign"`
-	Sinks         []string       `json:"sinks"`
-	Deadline      time.Duration  `json:"deadline_ns"`
-	StartDeadline time.Duration  `json:"start_deadline_ns"`
-	MemoryLimit   int64          `json:"memory_limit"`
-	PoolSize      int            `json:"pool_size"`
-	Budgets       config.Budgets `json:"budgets"`
+	Name       string     `json:"name"`
+	Module     string     `json:"module"`
+	ModuleInfo ModuleInfo `json:"module_info"`
+	Settings
 
 	Handled   int64  `json:"handled"` // events delivered, including failed and skipped ones
 	Failures  int64  `json:"failures"`
@@ -172,20 +163,12 @@ type ListenerStatus struct {
 	LastError string `json:"last_error,omitempty"`
 }
 
-// Settings returns the settings a reload compares.
-func (s ListenerStatus) Settings() Settings {
-	return Settings{
-		ModuleSHA256:  s.ModuleInfo.SHA256,
-		ConfigSHA256:  s.ConfigSHA256,
-		Events:        s.Events,
-		Sign:          s.Sign,
-		Sinks:         s.Sinks,
-		Deadline:      s.Deadline,
-		StartDeadline: s.StartDeadline,
-		MemoryLimit:   s.MemoryLimit,
-		PoolSize:      s.PoolSize,
-		Budgets:       s.Budgets,
-	}
+// ReloadSettings returns the settings a reload compares, with the module
+// digest taken from ModuleInfo, which is where the status JSON keeps it.
+func (s ListenerStatus) ReloadSettings() Settings {
+	settings := s.Settings
+	settings.ModuleSHA256 = s.ModuleInfo.SHA256
+	return settings
 }
 
 // Status returns the running generation, the last reloads and every
@@ -212,23 +195,15 @@ func (g *generation) listenerStatus() []ListenerStatus {
 	for _, e := range g.entries {
 		l, lc := e.l, e.cfg
 		s := ListenerStatus{
-			Name:          lc.Name,
-			Module:        moduleName(lc),
-			ModuleInfo:    *l.info,
-			Events:        lc.Events,
-			ConfigSHA256:  configDigest(lc.ConfigJSON),
-			Sign:          lc.Sign,
-			Sinks:         lc.Sinks,
-			Deadline:      lc.Deadline.Std(),
-			StartDeadline: lc.StartDeadline.Std(),
-			MemoryLimit:   int64(lc.MemoryLimit),
-			PoolSize:      lc.PoolSize,
-			Budgets:       lc.Budgets,
-			Handled:       l.pool.events(),
-			Failures:      l.stats.failures.Load(),
-			Timeouts:      l.stats.timeouts.Load(),
-			Skipped:       l.stats.skipped.Load(),
-			Instances:     l.stats.instances.Load(),
+			Name:       lc.Name,
+			Module:     moduleName(lc),
+			ModuleInfo: *l.info,
+			Settings:   SettingsOf(lc, l.info.SHA256),
+			Handled:    l.pool.events(),
+			Failures:   l.stats.failures.Load(),
+			Timeouts:   l.stats.timeouts.Load(),
+			Skipped:    l.stats.skipped.Load(),
+			Instances:  l.stats.instances.Load(),
 		}
 		if msg := l.stats.lastError.Load(); msg != nil {
 			s.LastError = *msg

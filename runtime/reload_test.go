@@ -524,10 +524,10 @@ func TestListenerStatusJSON(t *testing.T) {
 	if err := json.Unmarshal(data, &back); err != nil {
 		t.Fatal(err)
 	}
-	if diff := back.Settings().Diff(running[0].Settings()); len(diff) > 0 {
+	if diff := back.ReloadSettings().Diff(running[0].ReloadSettings()); len(diff) > 0 {
 		t.Errorf("settings read back from JSON differ in %v", diff)
 	}
-	if back.Settings().ModuleSHA256 == "" || back.Settings().ConfigSHA256 == "" {
-		t.Errorf("settings read back from JSON lack a digest: %+v", back.Settings())
+	if back.ReloadSettings().ModuleSHA256 == "" || back.ReloadSettings().ConfigSHA256 == "" {
+		t.Errorf("settings read back from JSON lack a digest: %+v", back.ReloadSettings())
 	}
 }
