@@ -12,7 +12,6 @@ import (
 	"reflect"
 	"slices"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -41,12 +40,14 @@ type generation struct {
 	// stored into reused listeners when the generation goes live.
 	envs map[*listener]*listenerEnv
 
-	// active counts dispatches in the generation. retire adds retiredMark,
-	// which makes it negative, so enter fails from then on and drained
-	// closes when the count returns to retiredMark.
-	active    atomic.Int64
+	// active counts dispatches in the generation, in one shard per P so
+	// that dispatches on different CPUs write different cache lines.
+	// retire adds retiredMark to every shard, which makes each negative,
+	// so enter fails from then on. A shard has drained when its count
+	// returns to retiredMark, and drained closes when every shard has.
+	active    []activeShard
+	undrained atomic.Int32 // shards that have not drained
 	drained   chan struct{}
-	drainOnce sync.Once
 	// retired closes when retire has let go of g's listeners and sinks.
 	// olderRetired is that of the generation g replaced, nil for the first.
 	// A kept listener emits to the sinks of the newest generation even
@@ -108,19 +109,46 @@ func (g *generation) listenersOf(eventType string) []*listener {
 
 const retiredMark = math.MinInt64 / 2
 
+// activeShard is one P's count of dispatches in a generation.
+type activeShard struct {
+	n       atomic.Int64
+	drained atomic.Bool
+	_       [128 - 16]byte // see poolSlot
+}
+
 // enter counts a dispatch in, or reports that g was retired.
-func (g *generation) enter() bool {
-	if g.active.Add(1) > 0 {
+func (g *generation) enter(at *home) bool {
+	if g.active[at.index].n.Add(1) > 0 {
 		return true
 	}
-	g.exit()
+	g.exit(at)
 	return false
 }
 
 // exit counts a dispatch out.
-func (g *generation) exit() {
-	if g.active.Add(-1) == retiredMark {
-		g.drainOnce.Do(func() { close(g.drained) })
+func (g *generation) exit(at *home) {
+	s := &g.active[at.index]
+	if s.n.Add(-1) == retiredMark {
+		g.shardDrained(s)
+	}
+}
+
+// shardDrained records that s has drained. A dispatch that fails to enter
+// a retired generation returns the count to retiredMark again, so only
+// the first report counts.
+func (g *generation) shardDrained(s *activeShard) {
+	if s.drained.CompareAndSwap(false, true) && g.undrained.Add(-1) == 0 {
+		close(g.drained)
+	}
+}
+
+// stopEntering makes enter fail from now on. drained closes once the
+// dispatches in flight have exited.
+func (g *generation) stopEntering() {
+	for i := range g.active {
+		if s := &g.active[i]; s.n.Add(retiredMark) == retiredMark {
+			g.shardDrained(s)
+		}
 	}
 }
 
@@ -128,9 +156,7 @@ func (g *generation) exit() {
 // ctx ends, then lets go of g's listeners and sinks, closing those no other
 // generation holds.
 func (g *generation) retire(ctx context.Context, logger *slog.Logger) error {
-	if g.active.Add(retiredMark) == retiredMark {
-		g.drainOnce.Do(func() { close(g.drained) })
-	}
+	g.stopEntering()
 	defer close(g.retired)
 	select {
 	case <-g.drained:
@@ -176,9 +202,11 @@ func (r *Runtime) build(ctx context.Context, cfg *config.Config, old *generation
 		cfg:     cfg,
 		sinks:   map[string]*sharedSink{},
 		envs:    map[*listener]*listenerEnv{},
+		active:  make([]activeShard, r.homes.n),
 		drained: make(chan struct{}),
 		retired: make(chan struct{}),
 	}
+	g.undrained.Store(int32(len(g.active)))
 	defer func() {
 		if err != nil {
 			_ = g.release(context.WithoutCancel(ctx))

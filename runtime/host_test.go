@@ -45,11 +45,11 @@ func newProbe(t *testing.T, edit func(*config.Listener)) *probe {
 	}
 	env := newEnv(t, lc)
 	l := env.rt.listener(0)
-	inst, err := l.acquire(context.Background(), &poolHome{})
+	inst, err := l.acquire(context.Background(), &home{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { l.release(context.Background(), &poolHome{}, inst) })
+	t.Cleanup(func() { l.release(context.Background(), &home{}, inst) })
 	inst.begin(nil)
 	return &probe{t: t, env: env, inst: inst}
 }
@@ -321,11 +321,11 @@ func TestHostEmitSinkFailures(t *testing.T) {
 			defer rt.Close(context.Background())
 			p := &probe{t: t, env: &testEnv{rt: rt, logs: logs}}
 			l := rt.listener(0)
-			p.inst, err = l.acquire(context.Background(), &poolHome{})
+			p.inst, err = l.acquire(context.Background(), &home{})
 			if err != nil {
 				t.Fatal(err)
 			}
-			defer l.release(context.Background(), &poolHome{}, p.inst)
+			defer l.release(context.Background(), &home{}, p.inst)
 			p.inst.begin(nil)
 			expectStatus(t, "emit", p.call("emit", probeStdout, 6, probeHello, 5), c.want)
 			mustContain(t, "logs", logs.String(), "emit failed", c.err.Error())
@@ -385,11 +385,11 @@ func TestHostSignFailures(t *testing.T) {
 			defer rt.Close(context.Background())
 			l := rt.listener(0)
 			p := &probe{t: t, env: &testEnv{rt: rt, logs: logs}}
-			p.inst, err = l.acquire(context.Background(), &poolHome{})
+			p.inst, err = l.acquire(context.Background(), &home{})
 			if err != nil {
 				t.Fatal(err)
 			}
-			defer l.release(context.Background(), &poolHome{}, p.inst)
+			defer l.release(context.Background(), &home{}, p.inst)
 			p.inst.begin(nil)
 			expectStatus(t, "sign", p.call("sign", probeSETClaims, 39), c.want)
 			expectStatus(t, "result_read after failed sign", p.call("result_read", probeBuffer, 10), abi.StatusNotFound)

@@ -30,11 +30,11 @@ func FuzzHostCalls(f *testing.F) {
 	lc.ConfigJSON = []byte(`{"fuzz":true}`)
 	env := newEnv(f, lc)
 	l := env.rt.listener(0)
-	inst, err := l.acquire(context.Background(), &poolHome{})
+	inst, err := l.acquire(context.Background(), &home{})
 	if err != nil {
 		f.Fatal(err)
 	}
-	f.Cleanup(func() { l.release(context.Background(), &poolHome{}, inst) })
+	f.Cleanup(func() { l.release(context.Background(), &home{}, inst) })
 
 	f.Fuzz(func(t *testing.T, script, event []byte) {
 		inst.begin(event)

@@ -66,21 +66,19 @@ type listenerStats struct {
 }
 
 // dispatch delivers one encoded event to the listener.
-func (l *listener) dispatch(ctx context.Context, eventID string, event []byte) error {
-	home := l.pool.home()
-	defer l.pool.putHome(home)
-	l.pool.slots[home.index].events.Add(1)
+func (l *listener) dispatch(ctx context.Context, at *home, eventID string, event []byte) error {
+	l.pool.slots[l.pool.slot(at)].events.Add(1)
 	trial, skip := l.admit()
 	if skip != nil {
 		l.stats.skipped.Add(1)
 		l.stats.failures.Add(1)
 		return skip
 	}
-	inst, err := l.acquire(ctx, home)
+	inst, err := l.acquire(ctx, at)
 	if err == nil {
 		err = inst.handle(ctx, event)
 		if err == nil || failKind(err) == FailReturned {
-			l.release(ctx, home, inst)
+			l.release(ctx, at, inst)
 		} else {
 			l.discard(ctx, inst)
 		}

@@ -7,22 +7,43 @@ import (
 	"sync/atomic"
 )
 
-// pool holds a listener's instances. An idle instance waits in a slot of
-// the P (the Go scheduler's processor, one per CPU that runs Go code) that
-// last released it, so dispatches running on different CPUs take and return
-// instances without writing to shared memory. Instances beyond the slots
-// wait in a channel.
+// homes hands each dispatch the index of the P (the Go scheduler's
+// processor, one per CPU that runs Go code) it runs on, so per-CPU state
+// can live in per-P shards. sync.Pool keeps one private value per P, so a
+// goroutine usually gets back what the last dispatch on its P put there.
+// A goroutine that moves to another P during a dispatch puts the value
+// back there. The two Ps then share shards for a while, which costs speed
+// but not correctness.
+type homes struct {
+	pool sync.Pool
+	next atomic.Uint32
+	n    int // GOMAXPROCS when the runtime started
+}
+
+// home is the shard index of one dispatch, in [0, n).
+type home struct{ index int }
+
+func (h *homes) init() {
+	h.n = goruntime.GOMAXPROCS(0)
+	h.pool.New = func() any {
+		return &home{index: int(h.next.Add(1)-1) % h.n}
+	}
+}
+
+// get returns the index for a dispatch on the current P. The caller hands
+// it back with put.
+func (h *homes) get() *home { return h.pool.Get().(*home) }
+
+func (h *homes) put(x *home) { h.pool.Put(x) }
+
+// pool holds a listener's instances. An idle instance waits in the slot of
+// the P that last released it, so dispatches running on different CPUs
+// take and return instances without writing to shared memory. Instances
+// beyond the slots wait in a channel.
 type pool struct {
 	// slots keeps one slot per P, up to the pool size. Each slot is on its
-	// own cache lines.
+	// own cache lines. A dispatch uses slot home.index % len(slots).
 	slots []poolSlot
-	// homes hands a dispatch the index of its P's slot as a *poolHome.
-	// sync.Pool keeps one private value per P, so a goroutine usually gets
-	// back what the last dispatch on its P put there. A goroutine that moves
-	// to another P during a dispatch puts the value back there. The two Ps
-	// then share a slot for a while, which costs speed but not correctness.
-	homes    sync.Pool
-	nextHome atomic.Uint32
 
 	// tokens holds one token per instance that may still be created or
 	// taken from idle. An instance holds its token while it runs an event
@@ -45,15 +66,9 @@ type poolSlot struct {
 	_ [128 - 16]byte
 }
 
-// poolHome is the slot index a dispatch uses.
-type poolHome struct{ index int }
-
 // init sizes the pool for size instances, all of them still to be created.
 func (p *pool) init(size int) {
 	p.slots = make([]poolSlot, max(1, min(size, goruntime.GOMAXPROCS(0))))
-	p.homes.New = func() any {
-		return &poolHome{index: int(p.nextHome.Add(1)-1) % len(p.slots)}
-	}
 	p.tokens = make(chan struct{}, size)
 	p.idle = make(chan *instance, size)
 	for range size {
@@ -61,11 +76,8 @@ func (p *pool) init(size int) {
 	}
 }
 
-// home returns the slot index for a dispatch on the current P. The caller
-// hands it back with putHome.
-func (p *pool) home() *poolHome { return p.homes.Get().(*poolHome) }
-
-func (p *pool) putHome(h *poolHome) { p.homes.Put(h) }
+// slot returns the index of the slot for a dispatch at home.
+func (p *pool) slot(at *home) int { return at.index % len(p.slots) }
 
 // take removes and returns the idle instance of slot i, or nil. It reads
 // before it writes, so a dispatch that finds the slot empty leaves the
@@ -94,13 +106,13 @@ func (p *pool) events() int64 {
 }
 
 // acquire returns an idle instance or creates one, waiting while the pool
-// is at its size. It looks in the slot of home first, then in the others.
-func (l *listener) acquire(ctx context.Context, home *poolHome) (*instance, error) {
+// is at its size. It looks in the slot of at first, then in the others.
+func (l *listener) acquire(ctx context.Context, at *home) (*instance, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, &CallError{Kind: FailCanceled, Func: "acquire", Message: err.Error()}
 	}
 	p := &l.pool
-	if inst := p.take(home.index); inst != nil {
+	if inst := p.take(p.slot(at)); inst != nil {
 		return inst, nil
 	}
 	// Counting in before looking at the other slots pairs with release,
@@ -138,15 +150,15 @@ func (l *listener) acquire(ctx context.Context, home *poolHome) (*instance, erro
 	return inst, nil
 }
 
-// release returns a healthy instance to the slot of home, or to idle when
+// release returns a healthy instance to the slot of at, or to idle when
 // that slot is taken. It discards an instance wazero closed: a deadline
 // can fire just as a call returns.
-func (l *listener) release(ctx context.Context, home *poolHome, inst *instance) {
+func (l *listener) release(ctx context.Context, at *home, inst *instance) {
 	if inst.mod.IsClosed() {
 		l.discard(ctx, inst)
 		return
 	}
-	if l.pool.park(home.index, inst) {
+	if l.pool.park(l.pool.slot(at), inst) {
 		// close empties the slots after setting closing, and an acquire
 		// that may wait counts itself in before it looks at the slots. If
 		// either has begun, the instance moves on to idle.

@@ -23,11 +23,20 @@ func TestPoolSlots(t *testing.T) {
 		if len(p.tokens) != size || cap(p.idle) != size {
 			t.Errorf("pool of %d: %d tokens and idle capacity %d, want %d of each", size, len(p.tokens), cap(p.idle), size)
 		}
-		h := p.home()
-		if h.index < 0 || h.index >= len(p.slots) {
-			t.Errorf("pool of %d: home slot %d out of range", size, h.index)
+	}
+
+	var h homes
+	h.init()
+	for range 3 * procs {
+		at := h.pool.New().(*home)
+		if at.index < 0 || at.index >= procs {
+			t.Fatalf("home index %d, want 0 to %d", at.index, procs-1)
 		}
-		p.putHome(h)
+		var p pool
+		p.init(1)
+		if got := p.slot(at); got != 0 {
+			t.Errorf("pool of 1: home %d uses slot %d, want 0", at.index, got)
+		}
 	}
 }
 
@@ -88,5 +97,43 @@ func TestDispatchAllocatesNothing(t *testing.T) {
 	})
 	if allocs != 0 {
 		t.Errorf("DispatchEncoded allocates %.1f times per event, want 0", allocs)
+	}
+}
+
+func TestGenerationDrainsEveryShard(t *testing.T) {
+	g := &generation{active: make([]activeShard, 2), drained: make(chan struct{})}
+	g.undrained.Store(2)
+	first, second := &home{index: 0}, &home{index: 1}
+	isDrained := func() bool {
+		select {
+		case <-g.drained:
+			return true
+		default:
+			return false
+		}
+	}
+
+	if !g.enter(first) || !g.enter(second) {
+		t.Fatal("enter failed before the generation was retired")
+	}
+	g.stopEntering()
+	if g.enter(first) {
+		t.Fatal("enter succeeded after stopEntering")
+	}
+	g.exit(first)
+	if isDrained() {
+		t.Fatal("drained closed while a dispatch on the second shard was in flight")
+	}
+	// A failed enter returns the drained first shard to retiredMark
+	// again, which must not count that shard twice.
+	if g.enter(first) {
+		t.Fatal("enter succeeded after stopEntering")
+	}
+	if isDrained() {
+		t.Fatal("drained closed after a failed enter on a drained shard")
+	}
+	g.exit(second)
+	if !isDrained() {
+		t.Fatal("drained still open after every dispatch exited")
 	}
 }

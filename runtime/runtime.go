@@ -113,6 +113,9 @@ type Runtime struct {
 
 	gen    atomic.Pointer[generation]
 	nextID uint64 // generation numbers; guarded by reloadMu
+	// homes gives each dispatch its shard of the generation's counter
+	// and its listeners' instance slots.
+	homes homes
 
 	// reloadMu serialises Reload and Close.
 	reloadMu sync.Mutex
@@ -140,6 +143,7 @@ func New(ctx context.Context, cfg *config.Config, opts ...Option) (*Runtime, err
 		o.cache = processCache()
 	}
 	r := &Runtime{opts: o, logger: o.logger}
+	r.homes.init()
 	r.builds, r.stopBuilds = context.WithCancel(context.Background())
 	g, _, err := r.build(ctx, cfg, nil)
 	if err != nil {
@@ -203,16 +207,16 @@ func (r *Runtime) loadListener(ctx context.Context, lc config.Listener, code []b
 	}
 	l.compiled = compiled
 
-	home := l.pool.home()
-	defer l.pool.putHome(home)
-	inst, err := l.acquire(ctx, home)
+	// Any slot index is correct; the first instance waits in slot 0.
+	at := &home{}
+	inst, err := l.acquire(ctx, at)
 	if err != nil {
 		if slices.Contains(info.Exports, "_start") && !slices.Contains(info.Exports, abi.ExportInitialize) {
 			err = fmt.Errorf("%w (the module is a WASI command: it exports _start and no _initialize, and tokenwire never runs _start; build it as a reactor: Go with -buildmode=c-shared, clang with -mexec-model=reactor)", err)
 		}
 		return fail(fmt.Errorf("module %s: %w: %w", moduleName(lc), ErrStart, err))
 	}
-	l.release(ctx, home, inst)
+	l.release(ctx, at, inst)
 	return l, nil
 }
 
@@ -250,29 +254,31 @@ func (r *Runtime) Dispatch(ctx context.Context, ev *abi.Event) error {
 // one when the call starts. A reload that swaps generations meanwhile lets
 // the call finish on the old one before that one closes.
 func (r *Runtime) DispatchEncoded(ctx context.Context, id, eventType string, encoded []byte) error {
-	g := r.enter()
+	at := r.homes.get()
+	defer r.homes.put(at)
+	g := r.enter(at)
 	if g == nil {
 		return ErrClosed
 	}
-	defer g.exit()
+	defer g.exit(at)
 
 	listeners := g.listenersOf(eventType)
 	if len(listeners) == 1 {
 		// One listener, the common case, needs no goroutine.
-		if err := listeners[0].dispatch(ctx, id, encoded); err != nil {
+		if err := listeners[0].dispatch(ctx, at, id, encoded); err != nil {
 			return &DispatchError{EventID: id, Failures: []ListenerFailure{{Listener: listeners[0].cfg.Name, Err: err}}}
 		}
 		return nil
 	}
-	return dispatchAll(ctx, listeners, id, encoded)
+	return dispatchAll(ctx, at, listeners, id, encoded)
 }
 
 // enter returns the current generation with the caller counted in, or nil
 // after Close.
-func (r *Runtime) enter() *generation {
+func (r *Runtime) enter(at *home) *generation {
 	for {
 		g := r.gen.Load()
-		if g.enter() {
+		if g.enter(at) {
 			return g
 		}
 		if r.closed.Load() {
@@ -285,14 +291,14 @@ func (r *Runtime) enter() *generation {
 
 // dispatchAll runs the listeners side by side, so a slow one delays this
 // event's completion but not the other listeners' work on it.
-func dispatchAll(ctx context.Context, listeners []*listener, id string, encoded []byte) error {
+func dispatchAll(ctx context.Context, at *home, listeners []*listener, id string, encoded []byte) error {
 	errs := make([]error, len(listeners))
 	var wg sync.WaitGroup
 	for i, l := range listeners {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs[i] = l.dispatch(ctx, id, encoded)
+			errs[i] = l.dispatch(ctx, at, id, encoded)
 		}()
 	}
 	wg.Wait()
