@@ -6,7 +6,9 @@
 #
 # OUTDIR (default: a new directory under /tmp) receives the raw go test
 # output of each package, benchstat summaries, machine.txt (CPU, kernel,
-# Go, commit, load averages) and targets.md. COUNT (default 6) and
+# Go, commit, load averages), targets.md and a CPU profile of the whole
+# event path (intake-file.cpu, with its top functions in
+# intake-file.top.txt). COUNT (default 6) and
 # BENCHTIME (default 0.5s) set -count and -benchtime. The run takes about
 # 10 minutes on 2 vCPUs; run it on an otherwise idle machine.
 set -euo pipefail
@@ -52,6 +54,13 @@ step replay . -bench 'Replay' ./runtime
 step signer . -bench 'Sign/RS256|RawRS256|JWXSign/RS256' ./runtime/signer
 step intake . -bench 'IntakeHTTP' ./internal/server
 step extism bench/extism -bench . .
+
+# A CPU profile of the whole event path: HTTP intake, decoding, routing,
+# dispatch, host functions and a file sink.
+echo "== profile" >&2
+go test -run '^$' -bench 'IntakeHTTPFileSink' -benchtime 100x -count 1 \
+	-cpuprofile "$out/intake-file.cpu" -o "$out/server.test" ./internal/server >/dev/null
+go tool pprof -top -cum -nodecount 60 "$out/server.test" "$out/intake-file.cpu" >"$out/intake-file.top.txt" 2>/dev/null
 
 go run ./bench/targets "$out"/{runtime,replay,signer,intake,extism}.txt | tee "$out/targets.md" || status=$?
 echo "results in $out" >&2

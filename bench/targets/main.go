@@ -107,6 +107,7 @@ var targets = []target{
 	{description: "RS256: raw crypto/rsa time ÷ Signer.Sign time", num: "RawRS256", den: "Sign/RS256", unit: "sec/op", bound: 0.95},
 	{description: "replay through the minimal guest, 2 decoders (events/s)", num: "Replay/Parallel", unit: "events/s", bound: 200_000},
 	{description: "HTTP NDJSON intake (events/s)", num: "IntakeHTTP", unit: "events/s", bound: 100_000},
+	info("HTTP NDJSON intake, minimal guest emitting to a file sink (events/s)", "IntakeHTTPFileSink", "", "events/s"),
 	info("minimal guest: WithCloseOnContextDone ÷ raw wazero", "Compare/minimal/wazero_close_on_done", "Compare/minimal/wazero", "cpu-ns/op"),
 	info("scan guest: WithCloseOnContextDone ÷ raw wazero", "Compare/scan/wazero_close_on_done", "Compare/scan/wazero", "cpu-ns/op"),
 	info("parallel ÷ sequential dispatch time per event", "DispatchParallel", "DispatchMinimal/DispatchEncoded", "sec/op"),

@@ -37,8 +37,20 @@ const benchBatchEvents = 1000
 // of the whole process per event, which includes the HTTP client. A 503
 // (queue full) is retried after 1 ms and counted as retries/op.
 func BenchmarkIntakeHTTP(b *testing.B) {
+	benchmarkIntakeHTTP(b, newBenchServer(b, config.Sink{Name: "stdout", Type: "stdout"}))
+}
+
+// BenchmarkIntakeHTTPFileSink is BenchmarkIntakeHTTP with the guest's
+// payloads appended to a file sink in the test's temporary directory, with
+// the default fsync policy (every second), so the profile covers the whole
+// event path from the HTTP request to the sink's write.
+func BenchmarkIntakeHTTPFileSink(b *testing.B) {
+	path := filepath.Join(b.TempDir(), "events.ndjson")
+	benchmarkIntakeHTTP(b, newBenchServer(b, config.Sink{Name: "stdout", Type: "file", Path: path}))
+}
+
+func benchmarkIntakeHTTP(b *testing.B, srv *Server) {
 	body := benchBatch(b)
-	srv := newBenchServer(b)
 	ts := httptest.NewServer(srv.Handler())
 	b.Cleanup(ts.Close)
 	client := ts.Client()
@@ -124,15 +136,16 @@ func benchBatch(b *testing.B) []byte {
 }
 
 // newBenchServer returns a Server whose runtime has the minimal guest with
-// a pool of GOMAXPROCS instances, the default number of workers, a discard
-// sink and room in the queue for 16 requests.
-func newBenchServer(b *testing.B) *Server {
+// a pool of GOMAXPROCS instances, the default number of workers, the sink
+// out and room in the queue for 16 requests. A sink of type "stdout"
+// discards its payloads.
+func newBenchServer(b *testing.B, out config.Sink) *Server {
 	b.Helper()
 	workers := goruntime.GOMAXPROCS(0)
 	cfg := &config.Config{
 		Issuer: "https://op.example.com",
 		Intake: config.Intake{QueueSize: 16 * benchBatchEvents},
-		Sinks:  []config.Sink{{Name: "stdout", Type: "stdout"}},
+		Sinks:  []config.Sink{out},
 		Listeners: []config.Listener{{
 			Name:     "minimal",
 			Module:   filepath.Join("..", "..", "testdata", "guests", "minimal.wasm"),
@@ -144,7 +157,11 @@ func newBenchServer(b *testing.B) *Server {
 		b.Fatal(err)
 	}
 	logger := slog.New(slog.DiscardHandler)
-	rt, err := twruntime.New(context.Background(), cfg, twruntime.WithLogger(logger), twruntime.WithSink("stdout", discardSink{}))
+	opts := []twruntime.Option{twruntime.WithLogger(logger)}
+	if out.Type == "stdout" {
+		opts = append(opts, twruntime.WithSink("stdout", discardSink{}))
+	}
+	rt, err := twruntime.New(context.Background(), cfg, opts...)
 	if err != nil {
 		b.Fatal(err)
 	}
