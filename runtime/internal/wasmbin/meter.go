@@ -2,8 +2,10 @@ package wasmbin
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
+	"slices"
 )
 
 // BudgetExport is the name under which Meter exports the budget global.
@@ -41,28 +43,40 @@ func sectionOrder(id byte) int {
 // Meter returns code rewritten to charge an instruction budget. The module
 // gets a mutable i64 global, exported as BudgetExport and starting at 0,
 // and an import of RefuelModule.RefuelName, of type () -> (). The global
-// holds what the call may still spend; the refuel function raises it when
-// a charge leaves it negative, or ends the call. Every function entry and
-// every loop header is a charge point, which charges the number of
-// instructions that can run before the next charge point. Any execution
-// that does not end passes through loop headers or function entries, so
-// the host sees every call again within the amount it last added plus
-// fuelReserve.
+// holds what the call may still spend. When a charge leaves it negative,
+// the code calls the refuel function, which raises it or ends the call.
+// Every function entry and every loop header is a charge point, which
+// charges the number of instructions that can run before the next charge
+// point. Any execution that does not end passes through loop headers or
+// function entries, so every call calls refuel again within the amount
+// the host last added plus fuelReserve.
 //
-// A function without loops charges its entry on the global. A function
-// with at least one loop gets one extra i64 local, its fuel: instructions
-// taken from the global but not yet spent. Its entry takes the entry cost
-// plus fuelReserve from the global and puts fuelReserve in the fuel local.
-// Its loop headers charge the fuel local only, and when that goes negative
-// they move the overdraft plus another fuelReserve from the global. Before
-// every way out of the function other than a trap (return, return_call,
-// return_call_indirect, a branch to the function's own label and the final
-// end) the fuel local goes back to the global. So after a call returns,
-// the global has been charged exactly the instructions counted at the
-// charge points the call passed. While calls are active, the global lacks
-// what their fuel locals hold: with N functions with loops on the call
-// stack, a call can be stopped for an exhausted budget up to
-// N × fuelReserve instructions before it has spent its budget.
+// A function without loops charges its entry on the global (appendCharge).
+// A function with at least one loop gets one extra i64 local, its fuel:
+// instructions taken from the global but not yet spent. Its entry takes
+// the entry cost plus fuelReserve from the global and puts fuelReserve in
+// the fuel local. Its loop headers charge the fuel local only. When the
+// fuel local goes negative, the code moves the overdraft plus another
+// fuelReserve from the global and calls refuel if the global is negative.
+// Before every way out of the function other than a trap (return,
+// return_call, return_call_indirect, a branch to the function's own label
+// and the final end) the fuel local goes back to the global. So after a
+// call returns, the global has been charged exactly the instructions
+// counted at the charge points the call passed, as if every loop header
+// charged the global. While calls are active, the global lacks what their
+// fuel locals hold. With N functions with loops on the call stack, a call
+// can therefore be stopped for an exhausted budget up to N × fuelReserve
+// instructions before it has spent its budget.
+//
+// A call anywhere inside a loop makes wazero v1.12.0's register allocator
+// keep the loop's variables in stack slots, storing and reloading them on
+// every iteration. So for a loop without parameters, Meter moves the
+// refill and the call of refuel out of the loop into blocks it wraps
+// around the loop (see appendSplitOpen), and relabels the branches that
+// leave the loop. Around the call it saves the locals the loop writes in
+// scratch globals, mutable globals it adds after the budget global, so
+// that their values from before the call are not live across it either.
+// Loops with parameters refill in place.
 //
 // The cost charged at a point is the static count of instructions from
 // there to the end of the enclosing function or loop body, without the
@@ -82,13 +96,15 @@ func Meter(code []byte) ([]byte, error) {
 }
 
 // fuelReserve is how many instructions a function with loops takes from
-// the budget global at once. Its loop headers then touch only a local
-// until it has spent them, so the global's loads and stores, which in
-// wazero's compiled code go through the module context, happen once per
-// fuelReserve instructions of a loop instead of once per iteration. Beyond
-// about a thousand the saving does not grow measurably (docs/benchmarks.md),
-// while the amount a call can be stopped early grows with it.
-const fuelReserve = 4096
+// the budget global at once. Its loop headers touch only a local until it
+// has spent them. In BenchmarkCompare on an AMD EPYC, with wazero
+// v1.12.0, metering made the scan guest 1.25× slower with a reserve of
+// 4,096, which its loop exceeds about four times per call, and 1.01× with
+// 65,536, which it never exceeds. So the branch to the refill costs about
+// a machine cycle per iteration when it is taken now and then, and close
+// to nothing when it never is. A larger reserve lets a call be stopped
+// earlier for an exhausted budget (see Meter).
+const fuelReserve = 1 << 16
 
 // meterModule is Meter with the fuel reserve as a parameter. A reserve of
 // 0 charges loop headers on the global as function entries are, so tests
@@ -127,6 +143,16 @@ func meterModule(code []byte, reserve int64) ([]byte, error) {
 	m.budget = m.importedGlobals + definedGlobals
 	if m.budget < m.importedGlobals {
 		return nil, fmt.Errorf("%w: global count overflows", ErrMalformed)
+	}
+	// The code goes first because it decides the scratch globals.
+	var codeOut []byte
+	for _, s := range sections {
+		if s.id == sectionCode {
+			var err error
+			if codeOut, err = m.code(s.contents(code)); err != nil {
+				return nil, err
+			}
+		}
 	}
 
 	out := make([]byte, 0, len(code)+len(code)/4+128)
@@ -177,7 +203,7 @@ func meterModule(code []byte, reserve int64) ([]byte, error) {
 		case sectionElement:
 			edited, err = m.elements(s.contents(code))
 		case sectionCode:
-			edited, err = m.code(s.contents(code))
+			edited = codeOut
 		default:
 			out = append(out, code[s.offset:s.end]...)
 			continue
@@ -216,14 +242,14 @@ func (r *reader) importCounts() (globals, funcs uint32, err error) {
 	return counts[0x03], counts[0x00], nil
 }
 
-// typeParams reads the type section and returns the number of parameters
-// of each function type.
-func (r *reader) typeParams() ([]uint32, error) {
+// typeParams reads the type section and returns the parameter types of
+// each function type, one byte each (see valTypes).
+func (r *reader) typeParams() ([][]byte, error) {
 	n, err := r.count("types", ^uint32(0))
 	if err != nil {
 		return nil, err
 	}
-	params := make([]uint32, n)
+	params := make([][]byte, n)
 	for i := range params {
 		if form, err := r.byte(); err != nil || form != 0x60 {
 			return nil, r.malformed("type %d is not a function type", i)
@@ -238,18 +264,28 @@ func (r *reader) typeParams() ([]uint32, error) {
 	return params, nil
 }
 
-// valTypes skips a vector of value types and returns its length.
-func (r *reader) valTypes() (uint32, error) {
+// valTypes reads a vector of value types and returns each as its one-byte
+// code, or as 0 for a typed reference.
+func (r *reader) valTypes() ([]byte, error) {
 	n, err := r.count("value types", ^uint32(0))
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
-	for i := uint32(0); i < n; i++ {
-		if err := r.valType(); err != nil {
-			return 0, err
+	types := make([]byte, n)
+	for i := range types {
+		b, err := r.byte()
+		if err != nil {
+			return nil, err
 		}
+		if b == 0x63 || b == 0x64 {
+			if err := r.skipLEB(5); err != nil {
+				return nil, err
+			}
+			b = 0
+		}
+		types[i] = b
 	}
-	return n, nil
+	return types, nil
 }
 
 // funcTypes reads the function section: the type index of each function
@@ -302,9 +338,10 @@ func appendEntry(section []byte, id byte, entry []byte) ([]byte, error) {
 }
 
 // globals returns the global section with every initializer renumbered and
-// the budget global, (mut i64) (i64.const 0), added at its end.
+// the budget global, (mut i64) (i64.const 0), and the scratch globals
+// added at its end.
 func (m *meter) globals(section []byte) ([]byte, error) {
-	out := appendU32(nil, 0)
+	var out []byte
 	var count uint32
 	if section != nil {
 		r := &reader{b: section, section: sectionGlobal}
@@ -312,7 +349,6 @@ func (m *meter) globals(section []byte) ([]byte, error) {
 		if count, err = r.count("globals", ^uint32(0)); err != nil {
 			return nil, err
 		}
-		out = appendU32(nil, count+1)
 		for i := uint32(0); i < count; i++ {
 			typ := r.b
 			if err := r.valType(); err != nil {
@@ -329,10 +365,33 @@ func (m *meter) globals(section []byte) ([]byte, error) {
 		if len(r.b) != 0 {
 			return nil, r.malformed("%d bytes after the last global", len(r.b))
 		}
-	} else {
-		out = appendU32(nil, 1)
 	}
-	return append(out, 0x7e, 0x01, 0x42, 0x00, 0x0b), nil
+	out = append(out, 0x7e, 0x01, 0x42, 0x00, 0x0b)
+	for _, typ := range m.scratchTypes {
+		out = append(out, typ, 0x01)
+		out = append(out, zeroValue(typ)...)
+		out = append(out, 0x0b)
+	}
+	count += 1 + uint32(len(m.scratchTypes))
+	return append(appendU32(nil, count), out...), nil
+}
+
+// zeroValue returns a constant instruction that pushes the zero value of
+// type typ.
+func zeroValue(typ byte) []byte {
+	switch typ {
+	case 0x7f:
+		return []byte{0x41, 0x00}
+	case 0x7e:
+		return []byte{0x42, 0x00}
+	case 0x7d:
+		return []byte{0x43, 0, 0, 0, 0}
+	case 0x7c:
+		return []byte{0x44, 0, 0, 0, 0, 0, 0, 0, 0}
+	case 0x7b:
+		return append([]byte{0xfd, 0x0c}, make([]byte, 16)...)
+	}
+	return []byte{0xd0, typ} // ref.null
 }
 
 // exports returns the export section with function indices renumbered and
@@ -521,14 +580,25 @@ type meter struct {
 	importedGlobals uint32
 	importedFuncs   uint32   // also the refuel function's index
 	budget          uint32   // the budget global's index
-	typeParams      []uint32 // parameter count of each function type
+	typeParams      [][]byte // parameter types of each function type (see valTypes)
 	funcTypes       []uint32 // type index of each function the module defines
 	reserve         int64    // fuelReserve, or 0 to charge loops on the global
 
+	// Scratch globals, which split loops save locals in around the call
+	// of refuel: the index of each by type and number within one loop,
+	// and the type of each in index order.
+	scratch      map[scratchKey]uint32
+	scratchTypes []byte
+
+	params []byte       // parameter types of the function being read, nil if it has no valid type
+	locals []localGroup // its local declarations
 	edits  []edit
-	stack  []block // the open blocks, the function's own block first
-	loops  int     // loop headers in the current body
-	labels []byte  // re-encoded branch labels that editLabels refer to
+	stack  []block  // the open blocks, the function's own block first
+	loops  int      // loop headers in the current body
+	labels []byte   // re-encoded branch labels that editLabels refer to
+	writes []uint32 // the locals local.set and local.tee write, in order
+	saves  []uint32 // pairs of a local and the scratch global that saves it
+	sorted []uint32
 	out    []byte
 }
 
@@ -536,13 +606,25 @@ type meter struct {
 type block struct {
 	charge int // index into edits of the charge point its instructions count towards
 	split  int // split loops among this block and the blocks enclosing it
+	writes int // len(writes) when the block opened
+}
+
+// localGroup is one local declaration: locals up to end, of type typ.
+type localGroup struct {
+	end uint64
+	typ byte
+}
+
+type scratchKey struct {
+	typ byte
+	n   int
 }
 
 // splitLabels is how many labels a split loop adds around the loop:
 // $exit, $outer and $slow (see appendSplitOpen).
 const splitLabels = 3
 
-// editKind says what an edit does to a function body.
+// editKind is the change an edit makes to a function body.
 type editKind uint8
 
 const (
@@ -559,11 +641,12 @@ const (
 // edit is one change to a function body at offset. Every edit other than
 // editCharge and editIndex applies only to functions with a fuel local.
 type edit struct {
-	kind        editKind
-	offset, end int
-	from, to    int
-	cost        int64
-	index       uint32
+	kind             editKind
+	offset, end      int
+	from, to         int
+	saveFrom, saveTo int // editSplitClose: the range of saves
+	cost             int64
+	index            uint32
 }
 
 // body returns the body of defined function fn with charges and refunds
@@ -575,13 +658,26 @@ func (m *meter) body(fn uint32, body []byte) ([]byte, error) {
 		return nil, fmt.Errorf("local declarations: %v", err)
 	}
 	declsStart := len(body) - len(r.b)
-	var locals uint64
+	m.params = nil
+	if fn < uint32(len(m.funcTypes)) && m.funcTypes[fn] < uint32(len(m.typeParams)) {
+		m.params = m.typeParams[m.funcTypes[fn]]
+	}
+	locals := uint64(0)
+	m.locals = m.locals[:0]
 	for g := uint32(0); g < groups; g++ {
 		n, err := r.u32()
 		if err != nil {
 			return nil, fmt.Errorf("local declarations: %v", err)
 		}
+		if len(r.b) == 0 {
+			return nil, errors.New("local declarations: missing type")
+		}
 		locals += uint64(n)
+		typ := r.b[0]
+		if typ == 0x63 || typ == 0x64 {
+			typ = 0
+		}
+		m.locals = append(m.locals, localGroup{end: uint64(len(m.params)) + locals, typ: typ})
 		if err := r.valType(); err != nil {
 			return nil, fmt.Errorf("local declarations: %v", err)
 		}
@@ -591,6 +687,8 @@ func (m *meter) body(fn uint32, body []byte) ([]byte, error) {
 	m.stack = append(m.stack[:0], block{})
 	m.loops = 0
 	m.labels = m.labels[:0]
+	m.writes = m.writes[:0]
+	m.saves = m.saves[:0]
 	for len(m.stack) > 0 {
 		if len(r.b) == 0 {
 			return nil, errors.New("body ends inside a block")
@@ -614,7 +712,7 @@ func (m *meter) body(fn uint32, body []byte) ([]byte, error) {
 		if fn >= uint32(len(m.funcTypes)) || m.funcTypes[fn] >= uint32(len(m.typeParams)) {
 			return nil, errors.New("function has no valid type in the function section")
 		}
-		index := uint64(m.typeParams[m.funcTypes[fn]]) + locals
+		index := uint64(len(m.params)) + locals
 		if index >= 1<<32-1 {
 			return nil, fmt.Errorf("declares %d locals, too many to add the fuel local", locals)
 		}
@@ -645,7 +743,7 @@ func (m *meter) body(fn uint32, body []byte) ([]byte, error) {
 		case e.kind == editSplitCharge:
 			out = appendSplitCharge(out, e.cost, fuel)
 		case e.kind == editSplitClose:
-			out = m.appendSplitClose(out, m.edits[e.from].cost, fuel)
+			out = m.appendSplitClose(out, m.edits[e.from].cost, fuel, m.saves[e.saveFrom:e.saveTo])
 		case useFuel:
 			out = m.appendRefund(out, fuel, e.kind == editRefundBranch)
 		}
@@ -692,7 +790,7 @@ func (m *meter) appendCharge(out []byte, cost int64) []byte {
 func (m *meter) appendEntryCharge(out []byte, cost int64, fuel uint32) []byte {
 	out = append(out, 0x23)
 	out = appendU32(out, m.budget)
-	return m.appendTake(out, cost+m.reserve, m.reserve, fuel)
+	return m.appendTake(out, cost+m.reserve, m.reserve, fuel, nil)
 }
 
 // appendLoopCharge appends the charge at the header of a loop that takes
@@ -716,7 +814,7 @@ func (m *meter) appendEntryCharge(out []byte, cost int64, fuel uint32) []byte {
 func (m *meter) appendLoopCharge(out []byte, cost int64, fuel uint32) []byte {
 	out = appendFuelCharge(out, cost, fuel)
 	out = append(out, 0x04, 0x40) // if
-	out = m.appendRefill(out, m.reserve, fuel)
+	out = m.appendRefill(out, m.reserve, fuel, nil)
 	return append(out, 0x0b)
 }
 
@@ -748,19 +846,21 @@ func appendFuelCharge(out []byte, cost int64, fuel uint32) []byte {
 //	i64.add
 //	i64.const reserve
 //	(appendTake)
-func (m *meter) appendRefill(out []byte, fill int64, fuel uint32) []byte {
+func (m *meter) appendRefill(out []byte, fill int64, fuel uint32, saves []uint32) []byte {
 	out = append(out, 0x23)
 	out = appendU32(out, m.budget)
 	out = append(out, 0x20)
 	out = appendU32(out, fuel)
 	out = append(out, 0x7c)
-	return m.appendTake(out, m.reserve, fill, fuel)
+	return m.appendTake(out, m.reserve, fill, fuel, saves)
 }
 
 // appendTake appends the code that subtracts amount from the i64 on the
 // operand stack, stores the result in the budget global, calls refuel if
 // it is negative and sets the fuel local to fill. The fuel local serves as
-// scratch, which saves a second load of the global:
+// scratch, which saves a second load of the global. Each pair of saves is
+// a local and a scratch global that holds it during the call, so that the
+// local's value before the call is not live across it:
 //
 //	i64.const amount
 //	i64.sub
@@ -770,11 +870,13 @@ func (m *meter) appendRefill(out []byte, fill int64, fuel uint32) []byte {
 //	i64.const 0
 //	i64.lt_s
 //	if
+//	  (local.get $local, global.set $scratch for each pair)
 //	  call $refuel
+//	  (global.get $scratch, local.set $local for each pair)
 //	end
 //	i64.const fill
 //	local.set $fuel
-func (m *meter) appendTake(out []byte, amount, fill int64, fuel uint32) []byte {
+func (m *meter) appendTake(out []byte, amount, fill int64, fuel uint32, saves []uint32) []byte {
 	out = append(out, 0x42)
 	out = appendS64(out, amount)
 	out = append(out, 0x7d, 0x22)
@@ -783,19 +885,31 @@ func (m *meter) appendTake(out []byte, amount, fill int64, fuel uint32) []byte {
 	out = appendU32(out, m.budget)
 	out = append(out, 0x20)
 	out = appendU32(out, fuel)
-	out = append(out, 0x42, 0x00, 0x53, 0x04, 0x40, 0x10)
+	out = append(out, 0x42, 0x00, 0x53, 0x04, 0x40)
+	for i := 0; i < len(saves); i += 2 {
+		out = append(out, 0x20)
+		out = appendU32(out, saves[i])
+		out = append(out, 0x24)
+		out = appendU32(out, saves[i+1])
+	}
+	out = append(out, 0x10)
 	out = appendU32(out, m.importedFuncs)
+	for i := 0; i < len(saves); i += 2 {
+		out = append(out, 0x23)
+		out = appendU32(out, saves[i+1])
+		out = append(out, 0x21)
+		out = appendU32(out, saves[i])
+	}
 	out = append(out, 0x0b, 0x42)
 	out = appendS64(out, fill)
 	out = append(out, 0x21)
 	return appendU32(out, fuel)
 }
 
-// A split loop is a loop without parameters whose refill is moved out of
-// the loop, because a call anywhere in a loop makes wazero v1.12.0's
-// register allocator keep the loop's variables in stack slots, storing and
-// reloading them on every iteration. Meter wraps the loop in three blocks
-// and relabels the branches inside it that leave it:
+// appendSplitOpen appends the blocks Meter opens around a split loop: a
+// loop without parameters, of block type bt, whose refill and call of
+// refuel run outside it (see Meter for why). The branches inside the loop
+// that leave it are relabeled past the three blocks:
 //
 //	block bt              ;; $exit, the loop's own block type
 //	  loop                ;; $outer
@@ -810,12 +924,6 @@ func (m *meter) appendTake(out []byte, amount, fill int64, fuel uint32) []byte {
 //	  end
 //	  unreachable
 //	end
-//
-// The refill leaves cost more in the fuel local than a loop header in
-// place would, because the header charges the same iteration again.
-
-// appendSplitOpen appends the blocks opened before a split loop with
-// block type bt.
 func appendSplitOpen(out []byte, bt []byte) []byte {
 	out = append(out, 0x02)
 	out = append(out, bt...)
@@ -833,18 +941,21 @@ func appendSplitCharge(out []byte, cost int64, fuel uint32) []byte {
 }
 
 // appendSplitClose appends the code after a split loop, whose header
-// charges cost:
+// charges cost. The refill leaves cost more in the fuel local than a loop
+// header in place would, because the header then charges the same
+// iteration again:
 //
 //	  br $exit
 //	end
-//	(appendRefill, filling the fuel local with reserve+cost)
+//	(appendRefill, filling the fuel local with reserve+cost and saving
+//	 the locals the loop writes)
 //	br $outer
 //	end
 //	unreachable
 //	end
-func (m *meter) appendSplitClose(out []byte, cost int64, fuel uint32) []byte {
+func (m *meter) appendSplitClose(out []byte, cost int64, fuel uint32, saves []uint32) []byte {
 	out = append(out, 0x0c, 0x02, 0x0b)
-	out = m.appendRefill(out, m.reserve+cost, fuel)
+	out = m.appendRefill(out, m.reserve+cost, fuel, saves)
 	return append(out, 0x0c, 0x00, 0x0b, 0x00, 0x0b)
 }
 
@@ -873,10 +984,10 @@ func (m *meter) appendRefund(out []byte, fuel uint32, zero bool) []byte {
 }
 
 // instruction reads the immediates of op, tracks blocks and records the
-// edits op needs: a charge point after each loop header and the blocks
-// around a split loop, a renumbered function index or branch label, and a
-// refund before each way out of the function. bodyLen converts positions
-// in r to offsets in the body.
+// edits op needs. These are a charge point after each loop header, the
+// blocks around a split loop, a renumbered function index or branch label,
+// and a refund before each way out of the function. bodyLen converts
+// positions in r to offsets in the body.
 func (m *meter) instruction(r *reader, op byte, bodyLen int) error {
 	offset := bodyLen - len(r.b) // after op
 	top := m.stack[len(m.stack)-1]
@@ -906,9 +1017,15 @@ func (m *meter) instruction(r *reader, op byte, bodyLen int) error {
 		}
 		m.stack = m.stack[:len(m.stack)-1]
 		if len(m.stack) > 0 && top.split > m.stack[len(m.stack)-1].split {
-			m.edits = append(m.edits, edit{kind: editSplitClose, offset: offset, from: top.charge})
+			from := len(m.saves)
+			m.save(m.writes[top.writes:])
+			m.edits = append(m.edits, edit{kind: editSplitClose, offset: offset, from: top.charge, saveFrom: from, saveTo: len(m.saves)})
 		}
 		return nil
+	case op == 0x21 || op == 0x22: // local.set, local.tee
+		index, err := r.u32()
+		m.writes = append(m.writes, index)
+		return err
 	case op == 0x23 || op == 0x24: // global.get, global.set
 		idx, err := r.u32()
 		if err != nil {
@@ -939,8 +1056,50 @@ func (m *meter) loop(r *reader, offset, bodyLen int) error {
 		split++
 	}
 	m.edits = append(m.edits, edit{kind: kind, offset: offset + len(bt)})
-	m.stack = append(m.stack, block{charge: len(m.edits) - 1, split: split})
+	m.stack = append(m.stack, block{charge: len(m.edits) - 1, split: split, writes: len(m.writes)})
 	return nil
+}
+
+// save records, for each local in written, a scratch global of its type to
+// save it in. The i-th local of a type gets the i-th scratch global of that
+// type. Locals of a typed reference type are left out, because a global
+// cannot default to one.
+func (m *meter) save(written []uint32) {
+	m.sorted = slices.Compact(slices.Sorted(slices.Values(written)))
+	var n [256]int
+	for _, local := range m.sorted {
+		typ := m.localType(local)
+		if typ == 0 {
+			continue
+		}
+		key := scratchKey{typ, n[typ]}
+		n[typ]++
+		global, ok := m.scratch[key]
+		if !ok {
+			global = m.budget + 1 + uint32(len(m.scratchTypes))
+			m.scratchTypes = append(m.scratchTypes, typ)
+			if m.scratch == nil {
+				m.scratch = make(map[scratchKey]uint32)
+			}
+			m.scratch[key] = global
+		}
+		m.saves = append(m.saves, local, global)
+	}
+}
+
+// localType returns the type of a local of the function being read, or 0
+// for a typed reference or an index out of range.
+func (m *meter) localType(local uint32) byte {
+	if uint64(local) < uint64(len(m.params)) {
+		return m.params[local]
+	}
+	i, _ := slices.BinarySearchFunc(m.locals, uint64(local), func(g localGroup, local uint64) int {
+		return cmp.Compare(g.end, local+1)
+	})
+	if i == len(m.locals) {
+		return 0
+	}
+	return m.locals[i].typ
 }
 
 // blockParams returns the number of parameters of block type bt, or -1
@@ -953,7 +1112,7 @@ func (m *meter) blockParams(bt []byte) int {
 	if err != nil || index >= uint32(len(m.typeParams)) {
 		return -1
 	}
-	return int(m.typeParams[index])
+	return len(m.typeParams[index])
 }
 
 // branch reads the labels of br, br_if or br_table, relabels them past

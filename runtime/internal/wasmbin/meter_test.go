@@ -145,14 +145,14 @@ var endlessPrograms = []struct {
 const maxCharge = 100
 
 // TestMeterStopsEndlessLoop runs endless programs under budgets and checks
-// that each traps, and that it ran no more iterations than a meter that
-// charges every loop header on the global allows, and at least as many as
-// such a meter allows with the fuel of every active function taken off
-// the budget.
+// that each traps. It must run no more iterations than a meter that
+// charges every loop header on the global allows. It must run at least as
+// many as that meter allows with the fuel of every active function taken
+// off the budget.
 func TestMeterStopsEndlessLoop(t *testing.T) {
 	for _, prog := range endlessPrograms {
 		exact, out := meterTwice(t, prog.p.module())
-		for _, budget := range []int64{0, 1, 1000, 100_000, 1_000_000} {
+		for _, budget := range []int64{0, 1, 1000, 100_000, 1_000_000, 10_000_000} {
 			res := runMetered(t, out, budget)
 			if res.err == nil || !strings.Contains(res.err.Error(), errExhausted.Error()) {
 				t.Fatalf("%s, budget %d: returned %v, want a trap", prog.name, budget, res.err)
@@ -192,10 +192,10 @@ func counted(res result) uint64 {
 	return binary.LittleEndian.Uint64([]byte(res.mem[:8]))
 }
 
-// TestMeterRefunds calls a function with a loop 1,000 times and checks
-// that the budget it spends is what a meter that charges every loop
-// header on the global spends, and that this budget plus the fuel of the
-// two functions with loops suffices.
+// TestMeterRefunds calls a function with a loop 1,000 times. The budget it
+// spends must be what a meter that charges every loop header on the
+// global spends, and that budget plus the fuel of the two functions with
+// loops must suffice.
 func TestMeterRefunds(t *testing.T) {
 	// loop (gen0(0); l4 = l4+1; br_if l4 != 1000) end; 0
 	p := program{
@@ -293,13 +293,12 @@ func firstLineOf(s string) string {
 	return s
 }
 
-// FuzzMeter builds a program from the fuzzer's bytes (nested loops with
+// FuzzMeter builds a program from the fuzzer's bytes: nested loops with
 // and without block types, branches out of blocks and out of the function,
 // returns inside loops, calls from loops to functions with loops,
-// recursion, memory access, arithmetic that can trap) and checks that
-// wazero accepts the metered module and that it computes the same result,
-// the same trap and the same memory as the original when the budget
-// suffices. The same budget must be spent on every run, and a budget one
+// recursion, memory access and arithmetic that can trap. wazero must
+// accept the metered module, and it must compute the same result, the
+// same trap and the same memory as the original when the budget suffices. The same budget must be spent on every run, and a budget one
 // short of it must stop the program. A program that returns must spend
 // the same budget with every fuel reserve, 0 included, which charges
 // loop headers on the global.
