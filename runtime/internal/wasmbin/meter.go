@@ -52,12 +52,14 @@ func sectionOrder(id byte) int {
 // the host last added plus fuelReserve.
 //
 // A function without loops charges its entry on the global (appendCharge).
-// A function with at least one loop gets one extra i64 local, its fuel:
-// instructions taken from the global but not yet spent. Its entry takes
-// the entry cost plus fuelReserve from the global and puts fuelReserve in
-// the fuel local. Its loop headers charge the fuel local only. When the
-// fuel local goes negative, the code moves the overdraft plus another
-// fuelReserve from the global and calls refuel if the global is negative.
+// A function with at least one loop gets two extra i64 locals: its fuel,
+// instructions taken from the global but not yet spent, and a scratch
+// local. Its entry charges the entry cost on the global and takes a
+// reserve from the global into the fuel local: fuelReserve, or a sixteenth
+// of the global when that is less (appendTake). Its loop headers charge
+// the fuel local only. When the fuel local goes negative, the code moves
+// the overdraft back to the global, takes a new reserve and calls refuel
+// if the global is negative.
 // Before every way out of the function other than a trap (return,
 // return_call, return_call_indirect, a branch to the function's own label
 // and the final end) the fuel local goes back to the global. So after a
@@ -66,7 +68,9 @@ func sectionOrder(id byte) int {
 // charged the global. While calls are active, the global lacks what their
 // fuel locals hold. With N functions with loops on the call stack, a call
 // can therefore be stopped for an exhausted budget up to N × fuelReserve
-// instructions before it has spent its budget.
+// instructions before it has spent its budget. Because each reserve is at
+// most a sixteenth of what the global holds, the reserves of nested
+// functions cannot take up a small budget by themselves.
 //
 // A call anywhere inside a loop makes wazero v1.12.0's register allocator
 // keep the loop's variables in stack slots, storing and reloading them on
@@ -95,7 +99,7 @@ func Meter(code []byte) ([]byte, error) {
 	return meterModule(code, fuelReserve)
 }
 
-// fuelReserve is how many instructions a function with loops takes from
+// fuelReserve is the most instructions a function with loops takes from
 // the budget global at once. Its loop headers touch only a local until it
 // has spent them. In BenchmarkCompare on an AMD EPYC, with wazero
 // v1.12.0, metering made the scan guest 1.25× slower with a reserve of
@@ -713,13 +717,13 @@ func (m *meter) body(fn uint32, body []byte) ([]byte, error) {
 			return nil, errors.New("function has no valid type in the function section")
 		}
 		index := uint64(len(m.params)) + locals
-		if index >= 1<<32-1 {
-			return nil, fmt.Errorf("declares %d locals, too many to add the fuel local", locals)
+		if index >= 1<<32-2 {
+			return nil, fmt.Errorf("declares %d locals, too many to add the fuel locals", locals)
 		}
 		fuel = uint32(index)
 		out = appendU32(out, groups+1)
 		out = append(out, body[declsStart:codeStart]...)
-		out = append(out, 0x01, 0x7e) // 1 x i64
+		out = append(out, 0x02, 0x7e) // 2 x i64: the fuel local and appendTake's scratch
 		last = codeStart
 	}
 	for i, e := range m.edits {
@@ -781,40 +785,34 @@ func (m *meter) appendCharge(out []byte, cost int64) []byte {
 }
 
 // appendEntryCharge appends the entry charge of a function with a fuel
-// local: it takes cost plus the reserve from the global and puts the
-// reserve in the fuel local.
+// local, which charges cost on the global and takes a reserve from it into
+// the fuel local:
 //
 //	global.get $budget
-//	i64.const cost+reserve
-//	(appendTake, filling the fuel local with reserve)
+//	i64.const cost
+//	i64.sub
+//	(appendTake)
 func (m *meter) appendEntryCharge(out []byte, cost int64, fuel uint32) []byte {
 	out = append(out, 0x23)
 	out = appendU32(out, m.budget)
-	return m.appendTake(out, cost+m.reserve, m.reserve, fuel, nil)
+	out = append(out, 0x42)
+	out = appendS64(out, cost)
+	out = append(out, 0x7d)
+	return m.appendTake(out, 0, fuel, nil)
 }
 
 // appendLoopCharge appends the charge at the header of a loop that takes
 // parameters, which Meter does not split. It charges cost on the fuel
-// local, and when that goes negative, takes the overdraft plus the reserve
-// from the global and refills the fuel local to the reserve:
+// local, and when that goes negative, refills it:
 //
-//	local.get $fuel
-//	i64.const cost
-//	i64.sub
-//	local.tee $fuel
-//	i64.const 0
-//	i64.lt_s
+//	(appendFuelCharge)
 //	if
-//	  global.get $budget
-//	  local.get $fuel
-//	  i64.add
-//	  i64.const reserve
-//	  (appendTake, filling the fuel local with reserve)
+//	  (appendRefill)
 //	end
 func (m *meter) appendLoopCharge(out []byte, cost int64, fuel uint32) []byte {
 	out = appendFuelCharge(out, cost, fuel)
 	out = append(out, 0x04, 0x40) // if
-	out = m.appendRefill(out, m.reserve, fuel, nil)
+	out = m.appendRefill(out, 0, fuel, nil)
 	return append(out, 0x0b)
 }
 
@@ -838,35 +836,56 @@ func appendFuelCharge(out []byte, cost int64, fuel uint32) []byte {
 }
 
 // appendRefill appends the code that moves the fuel local, negative after
-// a loop header's charge, into the global, takes the reserve from the
-// global and sets the fuel local to fill:
+// a loop header's charge, into the global and takes a new reserve plus
+// extra from the global into the fuel local:
 //
 //	global.get $budget
 //	local.get $fuel
 //	i64.add
-//	i64.const reserve
 //	(appendTake)
-func (m *meter) appendRefill(out []byte, fill int64, fuel uint32, saves []uint32) []byte {
+func (m *meter) appendRefill(out []byte, extra int64, fuel uint32, saves []uint32) []byte {
 	out = append(out, 0x23)
 	out = appendU32(out, m.budget)
 	out = append(out, 0x20)
 	out = appendU32(out, fuel)
 	out = append(out, 0x7c)
-	return m.appendTake(out, m.reserve, fill, fuel, saves)
+	return m.appendTake(out, extra, fuel, saves)
 }
 
-// appendTake appends the code that subtracts amount from the i64 on the
-// operand stack, stores the result in the budget global, calls refuel if
-// it is negative and sets the fuel local to fill. The fuel local serves as
-// scratch, which saves a second load of the global. Each pair of saves is
-// a local and a scratch global that holds it during the call, so that the
-// local's value before the call is not live across it:
+// appendTake appends the code that takes a reserve out of x, the i64 on
+// the operand stack, which is what the global holds after the charge. The
+// reserve is m.reserve while x is at least 16 times that, and otherwise
+// x/16 but at least 0, so that nested functions with loops cannot lock up
+// a small budget in their fuel locals. The global becomes x minus the
+// reserve and the fuel local the reserve plus extra; refuel is called if
+// the global is negative. The local after the fuel local, $x, serves as
+// scratch. Each pair of saves is a local and a scratch global that holds
+// it during the call, so that the local's value before the call is not
+// live across it:
 //
-//	i64.const amount
-//	i64.sub
-//	local.tee $fuel
-//	global.set $budget
+//	local.tee $x
+//	i64.const 16*reserve
+//	i64.lt_s
+//	if (result i64)
+//	  local.get $x
+//	  i64.const 4
+//	  i64.shr_s
+//	  local.tee $fuel
+//	  i64.const 0
+//	  local.get $fuel
+//	  i64.const 0
+//	  i64.gt_s
+//	  select                        ;; max(x/16, 0)
+//	else
+//	  i64.const reserve
+//	end
+//	local.set $fuel
+//	local.get $x
 //	local.get $fuel
+//	i64.sub
+//	local.tee $x
+//	global.set $budget
+//	local.get $x
 //	i64.const 0
 //	i64.lt_s
 //	if
@@ -874,36 +893,59 @@ func (m *meter) appendRefill(out []byte, fill int64, fuel uint32, saves []uint32
 //	  call $refuel
 //	  (global.get $scratch, local.set $local for each pair)
 //	end
-//	i64.const fill
+//	local.get $fuel                 ;; when extra is not 0
+//	i64.const extra
+//	i64.add
 //	local.set $fuel
-func (m *meter) appendTake(out []byte, amount, fill int64, fuel uint32, saves []uint32) []byte {
+func (m *meter) appendTake(out []byte, extra int64, fuel uint32, saves []uint32) []byte {
+	x := fuel + 1
+	out = appendOp(out, 0x22, x)
 	out = append(out, 0x42)
-	out = appendS64(out, amount)
-	out = append(out, 0x7d, 0x22)
-	out = appendU32(out, fuel)
-	out = append(out, 0x24)
-	out = appendU32(out, m.budget)
-	out = append(out, 0x20)
-	out = appendU32(out, fuel)
+	out = appendS64(out, 16*m.reserve)
+	out = append(out, 0x53, 0x04, 0x7e) // i64.lt_s, if (result i64)
+	out = appendOp(out, 0x20, x)
+	out = append(out, 0x42, 0x04, 0x87) // i64.const 4, i64.shr_s
+	out = appendOp(out, 0x22, fuel)
+	out = append(out, 0x42, 0x00)
+	out = appendOp(out, 0x20, fuel)
+	out = append(out, 0x42, 0x00, 0x55, 0x1b, 0x05, 0x42) // i64.gt_s, select, else, i64.const
+	out = appendS64(out, m.reserve)
+	out = append(out, 0x0b)
+	out = appendOp(out, 0x21, fuel)
+
+	out = appendOp(out, 0x20, x)
+	out = appendOp(out, 0x20, fuel)
+	out = append(out, 0x7d)
+	out = appendOp(out, 0x22, x)
+	out = appendOp(out, 0x24, m.budget)
+	out = appendOp(out, 0x20, x)
+
 	out = append(out, 0x42, 0x00, 0x53, 0x04, 0x40)
 	for i := 0; i < len(saves); i += 2 {
-		out = append(out, 0x20)
-		out = appendU32(out, saves[i])
-		out = append(out, 0x24)
-		out = appendU32(out, saves[i+1])
+		out = appendOp(out, 0x20, saves[i])
+		out = appendOp(out, 0x24, saves[i+1])
 	}
-	out = append(out, 0x10)
-	out = appendU32(out, m.importedFuncs)
+	out = appendOp(out, 0x10, m.importedFuncs)
 	for i := 0; i < len(saves); i += 2 {
-		out = append(out, 0x23)
-		out = appendU32(out, saves[i+1])
-		out = append(out, 0x21)
-		out = appendU32(out, saves[i])
+		out = appendOp(out, 0x23, saves[i+1])
+		out = appendOp(out, 0x21, saves[i])
 	}
-	out = append(out, 0x0b, 0x42)
-	out = appendS64(out, fill)
-	out = append(out, 0x21)
-	return appendU32(out, fuel)
+	out = append(out, 0x0b)
+
+	if extra != 0 {
+		out = appendOp(out, 0x20, fuel)
+		out = append(out, 0x42)
+		out = appendS64(out, extra)
+		out = append(out, 0x7c)
+		out = appendOp(out, 0x21, fuel)
+	}
+	return out
+}
+
+// appendOp appends op with its one index immediate: a local, global or
+// call instruction.
+func appendOp(out []byte, op byte, index uint32) []byte {
+	return appendU32(append(out, op), index)
 }
 
 // appendSplitOpen appends the blocks Meter opens around a split loop: a
@@ -947,15 +989,15 @@ func appendSplitCharge(out []byte, cost int64, fuel uint32) []byte {
 //
 //	  br $exit
 //	end
-//	(appendRefill, filling the fuel local with reserve+cost and saving
-//	 the locals the loop writes)
+//	(appendRefill, adding cost to the fuel local and saving the locals
+//	 the loop writes)
 //	br $outer
 //	end
 //	unreachable
 //	end
 func (m *meter) appendSplitClose(out []byte, cost int64, fuel uint32, saves []uint32) []byte {
 	out = append(out, 0x0c, 0x02, 0x0b)
-	out = m.appendRefill(out, m.reserve+cost, fuel, saves)
+	out = m.appendRefill(out, cost, fuel, saves)
 	return append(out, 0x0c, 0x00, 0x0b, 0x00, 0x0b)
 }
 

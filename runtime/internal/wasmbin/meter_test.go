@@ -187,6 +187,31 @@ func meterTwice(t *testing.T, code []byte) (exact, out []byte) {
 	return exact, out
 }
 
+// TestMeterSmallBudget runs a recursion 40 functions with loops deep on
+// twice the budget it spends. Each function may take only a part of what
+// is left into its fuel local, or the reserves alone would exceed that
+// budget.
+func TestMeterSmallBudget(t *testing.T) {
+	// gen0(40); 0, where gen0 is the recursion of endlessPrograms
+	p := program{
+		body:  []byte{0x42, 40, 0x10, 0x02, 0x1a, 0x42, 0x00},
+		funcs: endlessPrograms[2].p.funcs,
+	}
+	exact, out := meterTwice(t, p.module())
+	const budget = 1 << 40
+	spent := budget - runMetered(t, exact, budget).left
+	if spent*2 > 40*fuelReserve {
+		t.Fatalf("the recursion spends %d, too much to test reserves of %d", spent, fuelReserve)
+	}
+	res := runMetered(t, out, spent*2)
+	if res.err != nil {
+		t.Fatalf("budget %d, twice what the recursion spends: %v", spent*2, res.err)
+	}
+	if got := counted(res); got != 41*5 {
+		t.Errorf("counted %d iterations, want %d", got, 41*5)
+	}
+}
+
 // counted returns the iterations a program counted at address 0.
 func counted(res result) uint64 {
 	return binary.LittleEndian.Uint64([]byte(res.mem[:8]))
@@ -293,15 +318,16 @@ func firstLineOf(s string) string {
 	return s
 }
 
-// FuzzMeter builds a program from the fuzzer's bytes: nested loops with
-// and without block types, branches out of blocks and out of the function,
-// returns inside loops, calls from loops to functions with loops,
-// recursion, memory access and arithmetic that can trap. wazero must
+// FuzzMeter builds a program from the fuzzer's bytes. It has nested loops
+// with and without block types, branches out of blocks and out of the
+// function, returns inside loops, calls from loops to functions with
+// loops, recursion, memory access and arithmetic that can trap. wazero must
 // accept the metered module, and it must compute the same result, the
-// same trap and the same memory as the original when the budget suffices. The same budget must be spent on every run, and a budget one
-// short of it must stop the program. A program that returns must spend
-// the same budget with every fuel reserve, 0 included, which charges
-// loop headers on the global.
+// same trap and the same memory as the original when the budget suffices.
+// The same budget must be spent on every run. A budget one short of what
+// a fuel reserve of 0, which charges loop headers on the global, spends
+// must stop the program. A program that returns must spend that budget
+// exactly, with every fuel reserve.
 func FuzzMeter(f *testing.F) {
 	f.Add([]byte{0})
 	f.Add([]byte{3, 7, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12})
@@ -326,21 +352,29 @@ func FuzzMeter(f *testing.F) {
 		if again := runModule(t, out, budget, true); again.left != metered.left {
 			t.Fatalf("budget left %d, then %d on a second run", metered.left, again.left)
 		}
-		spent := budget - metered.left
+		exactCode, err := meterModule(code, 0)
+		if err != nil {
+			t.Fatalf("reserve 0: %v", err)
+		}
+		exact := runModule(t, exactCode, budget, true)
+		spent := budget - exact.left
 		if short := runModule(t, out, spent-1, true); short.err == nil || short.left >= 0 {
 			t.Fatalf("budget %d (one short of the %d spent): %v, %d left; want a budget trap", spent-1, spent, short.err, short.left)
 		}
 		if plain.err != nil {
 			return // a trap leaves fuel in the locals of the functions it ends
 		}
-		for _, reserve := range []int64{0, 1, 50} {
+		if metered.left != exact.left {
+			t.Fatalf("%d left, but %d with loop headers charged on the global", metered.left, exact.left)
+		}
+		for _, reserve := range []int64{1, 50} {
 			other, err := meterModule(code, reserve)
 			if err != nil {
 				t.Fatalf("reserve %d: %v", reserve, err)
 			}
-			if res := runModule(t, other, budget, true); res.left != metered.left || res.value != metered.value {
-				t.Fatalf("reserve %d: %d left, result %d; reserve %d: %d left, result %d",
-					reserve, res.left, res.value, fuelReserve, metered.left, metered.value)
+			if res := runModule(t, other, budget, true); res.left != exact.left || res.value != exact.value {
+				t.Fatalf("reserve %d: %d left, result %d; reserve 0: %d left, result %d",
+					reserve, res.left, res.value, exact.left, exact.value)
 			}
 		}
 	})
