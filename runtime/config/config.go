@@ -275,7 +275,9 @@ type Budgets struct {
 	// Instructions bounds the WebAssembly instructions one call of
 	// tw_on_event or tw_shutdown may run. The host counts them with code
 	// it adds to the module at load time, and a call past the budget traps
-	// and fails as a timeout, regardless of the wall clock. Default
+	// and fails as a timeout, regardless of the wall clock. A call can
+	// trap up to 65,536 instructions early per function with loops it has
+	// active, which holds up to that much in reserve. Default
 	// 5,000,000,000, about 2.5 s of a tight loop on the machine in
 	// docs/benchmarks.md, so the 500 ms default deadline usually stops a
 	// call first. The deadline always applies as well.
