@@ -37,14 +37,19 @@ fi
 	echo "count: $count, benchtime: $benchtime"
 } >"$out/machine.txt"
 
-# step NAME DIR ARGS... runs one go test -bench invocation in DIR and
-# records the load average before and after it.
+# step NAME DIR ARGS... runs go test -bench in DIR COUNT times with
+# -count 1, so the benchmarks of one step take turns and a drift in the
+# machine's speed affects all of them alike, and records the load average
+# before and after.
 step() {
 	local name=$1 dir=$2
 	shift 2
 	echo "== $name" >&2
 	echo "load before $name: $(cut -d' ' -f1-3 /proc/loadavg)" >>"$out/machine.txt"
-	(cd "$dir" && go test -run '^$' -benchmem -count "$count" -benchtime "$benchtime" "$@") | tee "$out/$name.txt"
+	: >"$out/$name.txt"
+	for _ in $(seq "$count"); do
+		(cd "$dir" && go test -run '^$' -benchmem -count 1 -benchtime "$benchtime" "$@") | tee -a "$out/$name.txt"
+	done
 	echo "load after $name: $(cut -d' ' -f1-3 /proc/loadavg)" >>"$out/machine.txt"
 	"$gobin/benchstat" "$out/$name.txt" >"$out/$name.benchstat.txt"
 }
