@@ -56,7 +56,7 @@ step() {
 
 step runtime . -bench 'Compare|DispatchMinimal/DispatchEncoded|DispatchParallel' ./runtime
 step replay . -bench 'Replay' ./runtime
-step signer . -bench 'Sign/RS256|RawRS256|JWXSign/RS256' ./runtime/signer
+step signer . -bench 'Sign/RS256|RawRS256|JWXSign/RS256|RS256VersusRaw' ./runtime/signer
 step intake . -bench 'IntakeHTTP' ./internal/server
 step extism bench/extism -bench . .
 
