@@ -10,7 +10,7 @@
 # event path (intake-file.cpu, with its top functions in
 # intake-file.top.txt). COUNT (default 6) and
 # BENCHTIME (default 0.5s) set -count and -benchtime. The run takes about
-# 10 minutes on 2 vCPUs; run it on an otherwise idle machine.
+# 5 minutes on 2 vCPUs; run it on an otherwise idle machine.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
