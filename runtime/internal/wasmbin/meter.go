@@ -594,16 +594,17 @@ type meter struct {
 	scratch      map[scratchKey]uint32
 	scratchTypes []byte
 
-	params []byte       // parameter types of the function being read, nil if it has no valid type
-	locals []localGroup // its local declarations
-	edits  []edit
-	stack  []block  // the open blocks, the function's own block first
-	loops  int      // loop headers in the current body
-	labels []byte   // re-encoded branch labels that editLabels refer to
-	writes []uint32 // the locals local.set and local.tee write, in order
-	saves  []uint32 // pairs of a local and the scratch global that saves it
-	sorted []uint32
-	out    []byte
+	params     []byte       // parameter types of the function being read, nil if it has no valid type
+	locals     []localGroup // its local declarations
+	localCount uint64       // its parameters and declared locals
+	edits      []edit
+	stack      []block  // the open blocks, the function's own block first
+	loops      int      // loop headers in the current body
+	labels     []byte   // re-encoded branch labels that editLabels refer to
+	writes     []uint32 // the locals local.set and local.tee write, in order
+	saves      []uint32 // pairs of a local and the scratch global that saves it
+	sorted     []uint32
+	out        []byte
 }
 
 // block is an open block, loop or if of the body being read.
@@ -686,6 +687,7 @@ func (m *meter) body(fn uint32, body []byte) ([]byte, error) {
 			return nil, fmt.Errorf("local declarations: %v", err)
 		}
 	}
+	m.localCount = uint64(len(m.params)) + locals
 	codeStart := len(body) - len(r.b)
 	m.edits = append(m.edits[:0], edit{kind: editCharge, offset: codeStart})
 	m.stack = append(m.stack[:0], block{})
@@ -1064,10 +1066,21 @@ func (m *meter) instruction(r *reader, op byte, bodyLen int) error {
 			m.edits = append(m.edits, edit{kind: editSplitClose, offset: offset, from: top.charge, saveFrom: from, saveTo: len(m.saves)})
 		}
 		return nil
-	case op == 0x21 || op == 0x22: // local.set, local.tee
+	case op >= 0x20 && op <= 0x22: // local.get, local.set, local.tee
 		index, err := r.u32()
-		m.writes = append(m.writes, index)
-		return err
+		if err != nil {
+			return err
+		}
+		// The added fuel locals take the indices after the function's own,
+		// so an index past them, invalid before the rewrite, would let the
+		// guest read or set its own fuel afterwards.
+		if uint64(index) >= m.localCount {
+			return fmt.Errorf("refers to local %d, but the function has %d locals", index, m.localCount)
+		}
+		if op != 0x20 {
+			m.writes = append(m.writes, index)
+		}
+		return nil
 	case op == 0x23 || op == 0x24: // global.get, global.set
 		idx, err := r.u32()
 		if err != nil {

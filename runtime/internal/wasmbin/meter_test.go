@@ -76,6 +76,10 @@ func TestMeterRejects(t *testing.T) {
 		{"unknown global", progModule([]byte{0x23, 0x05, 0x1a}, ""), "does not define"},
 		{"cut body", progModule([]byte{0x02, 0x40}, ""), "ends inside a block"},
 		{"exceptions", progModule([]byte{0x08, 0x00}, ""), "not supported"},
+		// "run" has 12 locals, so index 12 would be its fuel local once
+		// metered: setting it in a loop would make the loop free.
+		{"fuel local set", progModule([]byte{0x03, 0x40, 0x42, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x3f, 0x21, 0x0c, 0x0c, 0x00, 0x0b, 0x42, 0x00}, ""), "refers to local 12"},
+		{"local past fuel", progModule([]byte{0x20, 0x0d}, ""), "refers to local 13"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
