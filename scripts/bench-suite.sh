@@ -8,7 +8,9 @@
 # output of each package, benchstat summaries, machine.txt (CPU, kernel,
 # Go, commit, load averages), targets.md and a CPU profile of the whole
 # event path (intake-file.cpu, with its top functions in
-# intake-file.top.txt). COUNT (default 6) and
+# intake-file.top.txt). It exits 1 when a target was missed, 2 when a
+# benchmark a target needs is missing and 3 when a benchmark fails.
+# COUNT (default 6) and
 # BENCHTIME (default 0.5s) set -count and -benchtime. The run takes about
 # 5 minutes on 2 vCPUs; run it on an otherwise idle machine.
 set -euo pipefail
@@ -48,7 +50,10 @@ step() {
 	echo "load before $name: $(cut -d' ' -f1-3 /proc/loadavg)" >>"$out/machine.txt"
 	: >"$out/$name.txt"
 	for _ in $(seq "$count"); do
-		(cd "$dir" && go test -run '^$' -benchmem -count 1 -benchtime "$benchtime" "$@") | tee -a "$out/$name.txt"
+		if ! (cd "$dir" && go test -run '^$' -benchmem -count 1 -benchtime "$benchtime" "$@") | tee -a "$out/$name.txt"; then
+			echo "bench-suite: the $name benchmarks failed; see $out/$name.txt" >&2
+			exit 3
+		fi
 	done
 	echo "load after $name: $(cut -d' ' -f1-3 /proc/loadavg)" >>"$out/machine.txt"
 	"$gobin/benchstat" "$out/$name.txt" >"$out/$name.benchstat.txt"
