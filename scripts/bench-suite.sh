@@ -10,9 +10,9 @@
 # event path (intake-file.cpu, with its top functions in
 # intake-file.top.txt). It exits 1 when a target was missed, 2 when a
 # benchmark a target needs is missing and 3 when a benchmark fails.
-# COUNT (default 6) and
-# BENCHTIME (default 0.5s) set -count and -benchtime. The run takes about
-# 5 minutes on 2 vCPUs; run it on an otherwise idle machine.
+# COUNT (default 6) and BENCHTIME (default 0.5s) set -count and
+# -benchtime. The run takes about 5 minutes on 2 vCPUs; run it on an
+# otherwise idle machine.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -68,8 +68,11 @@ step extism bench/extism -bench . .
 # A CPU profile of the whole event path: HTTP intake, decoding, routing,
 # dispatch, host functions and a file sink.
 echo "== profile" >&2
-go test -run '^$' -bench 'IntakeHTTPFileSink' -benchtime 100x -count 1 \
-	-cpuprofile "$out/intake-file.cpu" -o "$out/server.test" ./internal/server >/dev/null
+if ! go test -run '^$' -bench 'IntakeHTTPFileSink' -benchtime 100x -count 1 \
+	-cpuprofile "$out/intake-file.cpu" -o "$out/server.test" ./internal/server >"$out/profile.log" 2>&1; then
+	echo "bench-suite: the profiled benchmark failed; see $out/profile.log" >&2
+	exit 3
+fi
 go tool pprof -top -cum -nodecount 60 "$out/server.test" "$out/intake-file.cpu" >"$out/intake-file.top.txt" 2>/dev/null
 
 go run ./bench/targets "$out"/{runtime,replay,signer,intake,extism}.txt | tee "$out/targets.md" || status=$?
