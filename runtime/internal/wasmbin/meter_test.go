@@ -772,3 +772,36 @@ func TestMeterRenumbers(t *testing.T) {
 		}
 	}
 }
+
+// TestMeterChargesBulkLength runs endless loops of one bulk memory
+// instruction over most of the memory. Each instruction is one
+// instruction to the static count, but its work grows with its length,
+// so charging only the count let a loop fill gigabytes per refuel, far
+// past its deadline. The length must be charged, a unit per
+// 1<<bulkMemoryShift bytes.
+func TestMeterChargesBulkLength(t *testing.T) {
+	const n = 65528 // bytes 8 on, past the counter at address 0
+	length := []byte{0x41, 0xf8, 0xff, 0x03}
+	for _, c := range []struct {
+		name string
+		op   []byte
+	}{
+		{"memory.fill", concat([]byte{0x41, 0x08, 0x41, 0x00}, length, []byte{0xfc, 0x0b, 0x00})},
+		{"memory.copy", concat([]byte{0x41, 0x08, 0x41, 0x08}, length, []byte{0xfc, 0x0a, 0x00, 0x00})},
+	} {
+		// loop (count; op; br 0) end; 0
+		code := progModule(concat([]byte{0x03, 0x40}, count, c.op, []byte{0x0c, 0x00, 0x0b, 0x42, 0x00}), "")
+		out, err := Meter(code)
+		if err != nil {
+			t.Fatal(err)
+		}
+		const budget = 1_000_000
+		res := runMetered(t, out, budget)
+		if res.err == nil || !strings.Contains(res.err.Error(), errExhausted.Error()) {
+			t.Fatalf("%s: returned %v, want a trap", c.name, res.err)
+		}
+		if got, most := counted(res), uint64((budget+fuelReserve)/(n>>bulkMemoryShift)+1); got > most {
+			t.Errorf("%s of %d bytes ran %d times on a budget of %d, want at most %d", c.name, n, got, budget, most)
+		}
+	}
+}
