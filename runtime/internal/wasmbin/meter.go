@@ -452,7 +452,9 @@ func (m *meter) exports(section []byte) ([]byte, error) {
 			out = append(out, name...)
 			out = append(out, kind)
 			if kind == 0x00 {
-				index = m.function(index)
+				if index, err = m.function(index); err != nil {
+					return nil, r.malformed("export %d: %v", i, err)
+				}
 			}
 			out = appendU32(out, index)
 		}
@@ -473,7 +475,10 @@ func (m *meter) start(section []byte) ([]byte, error) {
 	if err != nil || n != len(section) {
 		return nil, fmt.Errorf("%w: start section is not one function index", ErrMalformed)
 	}
-	return appendU32(nil, m.function(index)), nil
+	if index, err = m.function(index); err != nil {
+		return nil, fmt.Errorf("%w: start section %v", ErrMalformed, err)
+	}
+	return appendU32(nil, index), nil
 }
 
 // elements returns the element section with every function index and
@@ -521,7 +526,9 @@ func (m *meter) elements(section []byte) ([]byte, error) {
 			} else {
 				var index uint32
 				if index, err = r.u32(); err == nil {
-					out = appendU32(out, m.function(index))
+					if index, err = m.function(index); err == nil {
+						out = appendU32(out, index)
+					}
 				}
 			}
 			if err != nil {
@@ -549,8 +556,11 @@ func (m *meter) constExpr(r *reader, out []byte) ([]byte, error) {
 			if err != nil {
 				return nil, err
 			}
+			if index, err = m.function(index); err != nil {
+				return nil, err
+			}
 			out = append(out, op)
-			out = appendU32(out, m.function(index))
+			out = appendU32(out, index)
 			continue
 		}
 		r.b = before
@@ -568,11 +578,17 @@ func (m *meter) constExpr(r *reader, out []byte) ([]byte, error) {
 
 // function maps a function index of the original module to the metered
 // module's: the refuel import takes the index after the last import.
-func (m *meter) function(index uint32) uint32 {
-	if index >= m.importedFuncs {
-		return index + 1
+//
+// An index past the module's functions is rejected: index + 1 could wrap
+// to the refuel import, and wazero sees only the renumbered module.
+func (m *meter) function(index uint32) (uint32, error) {
+	if uint64(index) >= uint64(m.importedFuncs)+uint64(len(m.funcTypes)) {
+		return 0, fmt.Errorf("refers to function %d, which the module does not define or import", index)
 	}
-	return index
+	if index >= m.importedFuncs {
+		return index + 1, nil
+	}
+	return index, nil
 }
 
 // code rewrites every function body of a code section.
@@ -1107,7 +1123,10 @@ func (m *meter) instruction(r *reader, op byte, bodyLen int) error {
 		if err != nil {
 			return err
 		}
-		m.edits = append(m.edits, edit{kind: editIndex, offset: offset, end: bodyLen - len(r.b), index: m.function(index)})
+		if index, err = m.function(index); err != nil {
+			return err
+		}
+		m.edits = append(m.edits, edit{kind: editIndex, offset: offset, end: bodyLen - len(r.b), index: index})
 		return nil
 	case op == 0x0f || op == 0x13: // return, return_call_indirect
 		m.refund(offset-1, editRefund)

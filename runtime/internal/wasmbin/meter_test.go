@@ -80,6 +80,9 @@ func TestMeterRejects(t *testing.T) {
 		// metered: setting it in a loop would make the loop free.
 		{"fuel local set", progModule([]byte{0x03, 0x40, 0x42, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x3f, 0x21, 0x0c, 0x0c, 0x00, 0x0b, 0x42, 0x00}, ""), "refers to local 12"},
 		{"local past fuel", progModule([]byte{0x20, 0x0d}, ""), "refers to local 13"},
+		// 0xffffffff + 1 wraps to 0, the index of the refuel import in a
+		// module without imports.
+		{"call past functions", progModule([]byte{0x10, 0xff, 0xff, 0xff, 0xff, 0x0f, 0x42, 0x00}, ""), "refers to function 4294967295"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
