@@ -63,6 +63,11 @@ func wrapHost(name string, fn hostFunc) api.GoModuleFunc {
 		}
 		defer func() {
 			if r := recover(); r != nil {
+				// chargeBytes ends a call whose budget or deadline ran
+				// out the way refuel does, by panicking with the reason.
+				if stop, ok := r.(*CallError); ok && stop == inst.budget.stop {
+					panic(r)
+				}
 				inst.l.logger.Error("host function panicked", "function", name, "panic", fmt.Sprint(r))
 				stack[0] = api.EncodeI32(int32(abi.StatusInternal))
 			}
@@ -97,6 +102,7 @@ func hostEventRead(inst *instance, mem api.Memory, args []uint64) int32 {
 	if inst.event == nil {
 		return int32(abi.StatusNotFound)
 	}
+	inst.budget.chargeBytes(inst.mod, min(len(buf), len(inst.event)))
 	return copyOut(buf, inst.event)
 }
 
@@ -107,6 +113,7 @@ func hostConfigRead(inst *instance, mem api.Memory, args []uint64) int32 {
 	if !ok {
 		return int32(abi.StatusInvalidMemory)
 	}
+	inst.budget.chargeBytes(inst.mod, min(len(buf), len(inst.l.cfg.ConfigJSON)))
 	return copyOut(buf, inst.l.cfg.ConfigJSON)
 }
 
@@ -121,6 +128,7 @@ func hostResultRead(inst *instance, mem api.Memory, args []uint64) int32 {
 	if inst.result == nil {
 		return int32(abi.StatusNotFound)
 	}
+	inst.budget.chargeBytes(inst.mod, min(len(buf), len(inst.result)))
 	return copyOut(buf, inst.result)
 }
 

@@ -357,3 +357,31 @@ func TestHostileFdWriteBomb(t *testing.T) {
 		t.Errorf("fd_write of 3.2 GB returned errno %d, want %d (EIO)", got, eio)
 	}
 }
+
+// TestLengthHeavyLoopsStopped runs guests whose loops do megabytes of work
+// per iteration in one instruction or one host call. Counted only by their
+// instructions they would run minutes past a 50 ms deadline before the
+// next refuel checked it.
+func TestLengthHeavyLoopsStopped(t *testing.T) {
+	for _, guest := range []string{"fillloop", "randomloop"} {
+		t.Run(guest, func(t *testing.T) {
+			hostile := listenerFor(guest, guest)
+			hostile.Deadline = config.Duration(50 * time.Millisecond)
+			hostile.MemoryLimit = 8 << 20
+			env := newHostileEnv(t, hostile)
+
+			result := make(chan error, 1)
+			go func() {
+				result <- env.rt.DispatchEncoded(context.Background(), "evt-heavy", abi.EventIDTokenIssued, intake.Encode(testEvent("evt-heavy")))
+			}()
+			select {
+			case err := <-result:
+				if kindOf(err) != FailTimeout {
+					t.Fatalf("dispatch error %v, want a timeout", err)
+				}
+			case <-time.After(20 * time.Second):
+				t.Fatal("the loop still ran 20 s after its 50 ms deadline")
+			}
+		})
+	}
+}

@@ -29,7 +29,6 @@ import (
 	"time"
 
 	"github.com/tetratelabs/wazero"
-	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 
 	"github.com/tokenwire/tokenwire/abi"
 	"github.com/tokenwire/tokenwire/runtime/config"
@@ -194,7 +193,7 @@ func (r *Runtime) loadListener(ctx context.Context, lc config.Listener, code []b
 		_ = wasm.Close(ctx)
 		return nil, err
 	}
-	if _, err := wasi_snapshot_preview1.Instantiate(ctx, wasm); err != nil {
+	if err := instantiateWASI(ctx, wasm); err != nil {
 		return fail(fmt.Errorf("instantiate WASI: %w", err))
 	}
 	if err := instantiateHost(ctx, wasm); err != nil {

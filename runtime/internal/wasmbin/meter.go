@@ -122,6 +122,13 @@ const (
 	bulkTableShift  = 0
 )
 
+// ByteCost returns what work on n bytes of memory costs in budget units,
+// at the rate of the bulk memory instructions. Host functions whose work
+// grows with a guest's length argument charge it, so a guest that loops
+// over such a call meets its budget and deadline as one that copies
+// memory itself does.
+func ByteCost(n int) int64 { return int64(n) >> bulkMemoryShift }
+
 // bulkShift returns the shift for the length of the 0xfc-prefixed
 // instruction sub, and false when its work does not grow with a length.
 func bulkShift(sub uint32) (int64, bool) {
