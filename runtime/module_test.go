@@ -362,3 +362,15 @@ func TestCloseShutsDownIdleInstances(t *testing.T) {
 		t.Errorf("tw_shutdown emitted %d times, want once per instance (%d)", got, instances)
 	}
 }
+
+// TestModuleWithUndefinedTypeRejected loads a module whose function section
+// names type 48 of 2. wazero v1.12.0 panics while validating such a
+// module, so it must be rejected before wazero compiles it.
+func TestModuleWithUndefinedTypeRejected(t *testing.T) {
+	code := []byte("\x00asm\x01\x00\x00\x00\x01\t\x02`\x01\x7f\x01\x7f`\x00\x00\x03\x04\x03\x0000\n\x18\x03\f\x00A0A0A0x\x10\x010\v\x02\x00\v\x06\x000000\v")
+	lc := config.Listener{Name: "badtype", ModuleBytes: code, Sinks: []string{"stdout"}}
+	_, err := tryEnv(t, lc)
+	if err == nil || !strings.Contains(err.Error(), "type 48") {
+		t.Fatalf("New error = %v, want one naming type 48", err)
+	}
+}

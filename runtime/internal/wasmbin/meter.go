@@ -175,6 +175,11 @@ func meterModule(code []byte, reserve int64) ([]byte, error) {
 			return nil, err
 		}
 	}
+	for i, t := range m.funcTypes {
+		if t >= uint32(len(m.typeParams)) {
+			return nil, fmt.Errorf("%w: function %d has type %d, which the module does not define", ErrMalformed, i, t)
+		}
+	}
 	m.budget = m.importedGlobals + definedGlobals
 	if m.budget < m.importedGlobals {
 		return nil, fmt.Errorf("%w: global count overflows", ErrMalformed)
@@ -462,6 +467,9 @@ func (m *meter) exports(section []byte) ([]byte, error) {
 				if index, err = m.function(index); err != nil {
 					return nil, r.malformed("export %d: %v", i, err)
 				}
+			}
+			if kind == 0x03 && index >= m.budget {
+				return nil, r.malformed("export %d refers to global %d, which the module does not define", i, index)
 			}
 			out = appendU32(out, index)
 		}
@@ -1119,9 +1127,20 @@ func (m *meter) instruction(r *reader, op byte, bodyLen int) error {
 	switch {
 	case op == 0x02 || op == 0x04: // block, if
 		m.stack = append(m.stack, block{charge: top.charge, split: top.split})
-		return r.blockType()
+		return m.blockType(r)
 	case op == 0x03: // loop
 		return m.loop(r, offset, bodyLen)
+	case op == 0x11 || op == 0x13: // call_indirect, return_call_indirect
+		if op == 0x13 {
+			m.refund(offset-1, editRefund)
+		}
+		if err := m.checkType(r.b); err != nil {
+			return err
+		}
+		if err := r.skipLEB(5); err != nil {
+			return err
+		}
+		return r.skipLEB(5)
 	case op == 0x10 || op == 0x12 || op == 0xd2: // call, return_call, ref.func
 		if op == 0x12 {
 			m.refund(offset-1, editRefund)
@@ -1135,7 +1154,7 @@ func (m *meter) instruction(r *reader, op byte, bodyLen int) error {
 		}
 		m.edits = append(m.edits, edit{kind: editIndex, offset: offset, end: bodyLen - len(r.b), index: index})
 		return nil
-	case op == 0x0f || op == 0x13: // return, return_call_indirect
+	case op == 0x0f: // return
 		m.refund(offset-1, editRefund)
 	case op == 0x0c || op == 0x0d || op == 0x0e: // br, br_if, br_table
 		return m.branch(r, op, offset, bodyLen)
@@ -1188,7 +1207,7 @@ func (m *meter) instruction(r *reader, op byte, bodyLen int) error {
 // the loop takes no parameters and the function gets a fuel local.
 func (m *meter) loop(r *reader, offset, bodyLen int) error {
 	bt := r.b
-	if err := r.blockType(); err != nil {
+	if err := m.blockType(r); err != nil {
 		return err
 	}
 	bt = bt[:len(bt)-len(r.b)]
@@ -1252,6 +1271,32 @@ func (m *meter) localType(local uint32) byte {
 		return 0
 	}
 	return m.locals[i].typ
+}
+
+// blockType reads a block type and rejects a type index past the
+// module's own types, which would name the refuel type once rewritten.
+func (m *meter) blockType(r *reader) error {
+	bt := r.b
+	if err := r.blockType(); err != nil {
+		return err
+	}
+	if bt[0]&0xc0 != 0x40 { // a non-negative s33: a type index
+		return m.checkType(bt)
+	}
+	return nil
+}
+
+// checkType reads a type index at the start of b and rejects one past the
+// module's own types.
+func (m *meter) checkType(b []byte) error {
+	index, _, err := readU32(b)
+	if err != nil {
+		return err
+	}
+	if index >= uint32(len(m.typeParams)) {
+		return fmt.Errorf("refers to type %d, which the module does not define", index)
+	}
+	return nil
 }
 
 // blockParams returns the number of parameters of block type bt, or -1
