@@ -2,15 +2,12 @@ package runtime
 
 import (
 	"context"
-	"crypto/rand"
 	"fmt"
-	"io"
 	"sync/atomic"
 	"time"
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
-	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 
 	"github.com/tokenwire/tokenwire/runtime/config"
 	"github.com/tokenwire/tokenwire/runtime/internal/wasmbin"
@@ -109,46 +106,6 @@ func (b *callBudget) chargeBytes(mod api.Module, n int) {
 	if left < 0 {
 		b.refuel(mod)
 	}
-}
-
-// instantiateWASI registers WASI preview 1 with random_get replaced by
-// wasiRandomGet, which charges the bytes it writes to the call's budget.
-// The other WASI functions have no preopened directories and an empty
-// stdin to work on, and what fd_write writes counts against the log
-// budgets.
-func instantiateWASI(ctx context.Context, rt wazero.Runtime) error {
-	builder := rt.NewHostModuleBuilder(wasi_snapshot_preview1.ModuleName)
-	wasi_snapshot_preview1.NewFunctionExporter().ExportFunctions(builder)
-	builder.NewFunctionBuilder().
-		WithGoModuleFunction(api.GoModuleFunc(wasiRandomGet), []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, []api.ValueType{api.ValueTypeI32}).
-		WithParameterNames("buf", "buf_len").
-		Export("random_get")
-	_, err := builder.Instantiate(ctx)
-	return err
-}
-
-// WASI errno values that wasiRandomGet returns.
-const (
-	wasiErrnoFault = 21 // buf lies outside guest memory
-	wasiErrnoIO    = 29 // the host's random source failed
-)
-
-// wasiRandomGet implements WASI random_get(buf, buf_len) -> errno with
-// crypto/rand, after charging buf_len to the call's budget.
-func wasiRandomGet(ctx context.Context, mod api.Module, stack []uint64) {
-	buf, ok := guestBytes(mod.Memory(), stack[0], stack[1])
-	if !ok {
-		stack[0] = wasiErrnoFault
-		return
-	}
-	if inst := instanceFrom(ctx); inst != nil {
-		inst.budget.chargeBytes(mod, len(buf))
-	}
-	if _, err := io.ReadFull(rand.Reader, buf); err != nil {
-		stack[0] = wasiErrnoIO
-		return
-	}
-	stack[0] = 0
 }
 
 // instantiateRefuel registers the host module with the refuel function

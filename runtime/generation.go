@@ -113,7 +113,7 @@ const retiredMark = math.MinInt64 / 2
 type activeShard struct {
 	n       atomic.Int64
 	drained atomic.Bool
-	_       [128 - 16]byte // see poolSlot
+	_       [shardPadding]byte
 }
 
 // enter counts a dispatch in, or reports that g was retired.

@@ -3,13 +3,16 @@ package runtime
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"unicode/utf8"
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 
 	"github.com/tokenwire/tokenwire/abi"
 	"github.com/tokenwire/tokenwire/runtime/signer"
@@ -52,6 +55,46 @@ func instantiateHost(ctx context.Context, rt wazero.Runtime) error {
 	return instantiateRefuel(ctx, rt)
 }
 
+// instantiateWASI registers WASI preview 1 with random_get replaced by
+// wasiRandomGet, which charges the bytes it writes to the call's budget.
+// The other WASI functions have no preopened directories and an empty
+// stdin to work on, and what fd_write writes counts against the log
+// budgets.
+func instantiateWASI(ctx context.Context, rt wazero.Runtime) error {
+	builder := rt.NewHostModuleBuilder(wasi_snapshot_preview1.ModuleName)
+	wasi_snapshot_preview1.NewFunctionExporter().ExportFunctions(builder)
+	builder.NewFunctionBuilder().
+		WithGoModuleFunction(api.GoModuleFunc(wasiRandomGet), []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, []api.ValueType{api.ValueTypeI32}).
+		WithParameterNames("buf", "buf_len").
+		Export("random_get")
+	_, err := builder.Instantiate(ctx)
+	return err
+}
+
+// WASI errno values that wasiRandomGet returns.
+const (
+	wasiErrnoFault = 21 // buf lies outside guest memory
+	wasiErrnoIO    = 29 // the host's random source failed
+)
+
+// wasiRandomGet implements WASI random_get(buf, buf_len) -> errno with
+// crypto/rand, after charging buf_len to the call's budget.
+func wasiRandomGet(ctx context.Context, mod api.Module, stack []uint64) {
+	buf, ok := guestBytes(mod.Memory(), stack[0], stack[1])
+	if !ok {
+		stack[0] = wasiErrnoFault
+		return
+	}
+	if inst := instanceFrom(ctx); inst != nil {
+		inst.budget.chargeBytes(mod, len(buf))
+	}
+	if _, err := io.ReadFull(rand.Reader, buf); err != nil {
+		stack[0] = wasiErrnoIO
+		return
+	}
+	stack[0] = 0
+}
+
 // wrapHost adapts fn to wazero, finding the calling instance in ctx and
 // turning a panic into INTERNAL.
 func wrapHost(name string, fn hostFunc) api.GoModuleFunc {
@@ -85,9 +128,11 @@ func guestBytes(mem api.Memory, ptr, length uint64) ([]byte, bool) {
 	return mem.Read(api.DecodeU32(ptr), api.DecodeU32(length))
 }
 
-// copyOut copies min(len(buf), len(src)) bytes of src into buf and returns
-// len(src), the total the guest needs.
-func copyOut(buf, src []byte) int32 {
+// copyOut charges the copy to the call's budget, copies min(len(buf),
+// len(src)) bytes of src into buf and returns len(src), the total the
+// guest needs.
+func (inst *instance) copyOut(buf, src []byte) int32 {
+	inst.budget.chargeBytes(inst.mod, min(len(buf), len(src)))
 	copy(buf, src)
 	return int32(len(src))
 }
@@ -102,8 +147,7 @@ func hostEventRead(inst *instance, mem api.Memory, args []uint64) int32 {
 	if inst.event == nil {
 		return int32(abi.StatusNotFound)
 	}
-	inst.budget.chargeBytes(inst.mod, min(len(buf), len(inst.event)))
-	return copyOut(buf, inst.event)
+	return inst.copyOut(buf, inst.event)
 }
 
 // hostConfigRead implements config_read(buf_ptr, buf_len) -> total.
@@ -113,8 +157,7 @@ func hostConfigRead(inst *instance, mem api.Memory, args []uint64) int32 {
 	if !ok {
 		return int32(abi.StatusInvalidMemory)
 	}
-	inst.budget.chargeBytes(inst.mod, min(len(buf), len(inst.l.cfg.ConfigJSON)))
-	return copyOut(buf, inst.l.cfg.ConfigJSON)
+	return inst.copyOut(buf, inst.l.cfg.ConfigJSON)
 }
 
 // hostResultRead implements result_read(buf_ptr, buf_len) -> total.
@@ -128,8 +171,7 @@ func hostResultRead(inst *instance, mem api.Memory, args []uint64) int32 {
 	if inst.result == nil {
 		return int32(abi.StatusNotFound)
 	}
-	inst.budget.chargeBytes(inst.mod, min(len(buf), len(inst.result)))
-	return copyOut(buf, inst.result)
+	return inst.copyOut(buf, inst.result)
 }
 
 var logLevels = [...]slog.Level{slog.LevelDebug, slog.LevelInfo, slog.LevelWarn, slog.LevelError}

@@ -57,18 +57,22 @@ type pool struct {
 	waiting atomic.Int32
 }
 
+// shardPadding pads a per-P shard of two 8-byte words to 128 bytes, which
+// keeps neighbouring shards off each other's cache lines, including the
+// pair of lines some CPUs prefetch together.
+const shardPadding = 128 - 16
+
 // poolSlot is one P's idle instance and event counter.
 type poolSlot struct {
 	inst   atomic.Pointer[instance]
 	events atomic.Int64
-	// Padding to 128 bytes keeps neighbouring slots off each other's cache
-	// lines, including the pair of lines some CPUs prefetch together.
-	_ [128 - 16]byte
+	_      [shardPadding]byte
 }
 
-// init sizes the pool for size instances, all of them still to be created.
-func (p *pool) init(size int) {
-	p.slots = make([]poolSlot, max(1, min(size, goruntime.GOMAXPROCS(0))))
+// init sizes the pool for size instances, all of them still to be created,
+// with a slot for each of procs Ps up to size.
+func (p *pool) init(size, procs int) {
+	p.slots = make([]poolSlot, max(1, min(size, procs)))
 	p.tokens = make(chan struct{}, size)
 	p.idle = make(chan *instance, size)
 	for range size {

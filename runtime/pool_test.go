@@ -16,7 +16,7 @@ func TestPoolSlots(t *testing.T) {
 	procs := goruntime.GOMAXPROCS(0)
 	for _, size := range []int{1, procs, procs + 3} {
 		var p pool
-		p.init(size)
+		p.init(size, procs)
 		if want := min(size, procs); len(p.slots) != want {
 			t.Errorf("pool of %d: %d slots, want %d", size, len(p.slots), want)
 		}
@@ -33,7 +33,7 @@ func TestPoolSlots(t *testing.T) {
 			t.Fatalf("home index %d, want 0 to %d", at.index, procs-1)
 		}
 		var p pool
-		p.init(1)
+		p.init(1, procs)
 		if got := p.slot(at); got != 0 {
 			t.Errorf("pool of 1: home %d uses slot %d, want 0", at.index, got)
 		}

@@ -186,7 +186,7 @@ func (r *Runtime) loadListener(ctx context.Context, lc config.Listener, code []b
 		noBackoff: r.opts.noBackoff,
 		wasm:      wasm,
 	}
-	l.pool.init(lc.PoolSize)
+	l.pool.init(lc.PoolSize, r.homes.n)
 	l.env.Store(env)
 
 	fail := func(err error) (*listener, error) {

@@ -4,11 +4,11 @@
 #
 # Usage: scripts/bench-suite.sh [OUTDIR]
 #
-# OUTDIR (default: a new directory under /tmp) receives the raw go test
-# output of each package, benchstat summaries, machine.txt (CPU, kernel,
-# Go, commit, load averages), targets.md and a CPU profile of the whole
-# event path (intake-file.cpu, with its top functions in
-# intake-file.top.txt). It exits 1 when a target was missed, 2 when a
+# OUTDIR defaults to a new directory under /tmp. It receives the raw go
+# test output of each group and its benchstat summary, and machine.txt
+# with the CPU, kernel, Go, commit and load averages. It also receives
+# targets.md and a CPU profile of the whole event path, intake-file.cpu,
+# whose top functions are in intake-file.top.txt. It exits 1 when a target was missed, 2 when a
 # benchmark a target needs is missing and 3 when a benchmark fails.
 # COUNT (default 6) and BENCHTIME (default 0.5s) set -count and
 # -benchtime. The run takes about 5 minutes on 2 vCPUs; run it on an

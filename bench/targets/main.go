@@ -105,35 +105,28 @@ var targets = []target{
 	ratio("claimfilter (C): tokenwire ÷ tokenwire unmetered", "Compare/claimfilter_c/tokenwire", "Compare/claimfilter_c/tokenwire_unmetered", "cpu-ns/op", 1.2),
 	{description: "allocations per steady-state dispatch", num: "DispatchMinimal/DispatchEncoded", unit: "allocs/op", bound: 0, atMost: true},
 	{description: "RS256: raw crypto/rsa time ÷ Signer.Sign time, taking turns", num: "RS256VersusRaw", unit: "raw/sign", bound: 0.95},
-	info("RS256: raw crypto/rsa time ÷ Signer.Sign time, separate benchmarks", "RawRS256", "Sign/RS256", "sec/op"),
+	info("RS256: raw crypto/rsa time ÷ Signer.Sign time, separate benchmarks", "RawRS256", "Sign/RS256", "ns/op"),
 	{description: "replay through the minimal guest, 2 decoders (events/s)", num: "Replay/Parallel", unit: "events/s", bound: 200_000},
 	{description: "HTTP NDJSON intake (events/s)", num: "IntakeHTTP", unit: "events/s", bound: 100_000},
 	info("HTTP NDJSON intake, minimal guest emitting to a file sink (events/s)", "IntakeHTTPFileSink", "", "events/s"),
 	info("minimal guest: WithCloseOnContextDone ÷ raw wazero", "Compare/minimal/wazero_close_on_done", "Compare/minimal/wazero", "cpu-ns/op"),
 	info("scan guest: WithCloseOnContextDone ÷ raw wazero", "Compare/scan/wazero_close_on_done", "Compare/scan/wazero", "cpu-ns/op"),
-	info("parallel ÷ sequential dispatch time per event", "DispatchParallel", "DispatchMinimal/DispatchEncoded", "sec/op"),
+	info("parallel ÷ sequential dispatch time per event", "DispatchParallel", "DispatchMinimal/DispatchEncoded", "ns/op"),
 	info("replay, one decoder (events/s)", "Replay/Sequential", "", "events/s"),
-	info("Extism minimal, 500 ms timeout ÷ tokenwire minimal (wall)", "Extism/minimal/timeout_500ms", "Compare/minimal/tokenwire", "sec/op"),
-	info("Extism claimfilter (C), 500 ms timeout ÷ tokenwire (wall)", "Extism/claimfilter_c/timeout_500ms", "Compare/claimfilter_c/tokenwire", "sec/op"),
+	info("Extism minimal, 500 ms timeout ÷ tokenwire minimal (wall)", "Extism/minimal/timeout_500ms", "Compare/minimal/tokenwire", "ns/op"),
+	info("Extism claimfilter (C), 500 ms timeout ÷ tokenwire (wall)", "Extism/claimfilter_c/timeout_500ms", "Compare/claimfilter_c/tokenwire", "ns/op"),
 }
-
-// unitAliases maps the units benchstat prints to those go test writes.
-var unitAliases = map[string]string{"sec/op": "ns/op"}
 
 // measure returns the figure of t and false when an input is missing.
 func (s samples) measure(t target) (float64, bool) {
-	unit := t.unit
-	if u, ok := unitAliases[unit]; ok {
-		unit = u
-	}
-	num, ok := s.median(t.num, unit)
+	num, ok := s.median(t.num, t.unit)
 	if !ok {
 		return 0, false
 	}
 	if t.den == "" {
 		return num, true
 	}
-	den, ok := s.median(t.den, unit)
+	den, ok := s.median(t.den, t.unit)
 	if !ok || den == 0 {
 		return 0, false
 	}

@@ -594,8 +594,9 @@ func (m *meter) constExpr(r *reader, out []byte) ([]byte, error) {
 // function maps a function index of the original module to the metered
 // module's: the refuel import takes the index after the last import.
 //
-// An index past the module's functions is rejected: index + 1 could wrap
-// to the refuel import, and wazero sees only the renumbered module.
+// An index past the module's functions is rejected, because index + 1
+// could wrap to the refuel import and wazero validates only the
+// renumbered module.
 func (m *meter) function(index uint32) (uint32, error) {
 	if uint64(index) >= uint64(m.importedFuncs)+uint64(len(m.funcTypes)) {
 		return 0, fmt.Errorf("refers to function %d, which the module does not define or import", index)
